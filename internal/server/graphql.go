@@ -1,0 +1,332 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/audit"
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authn"
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authz"
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authz/graphql"
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/logging"
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/prefect"
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/scope"
+)
+
+// maxMergedAnswerBytes bounds the upstream answer to a partly forwarded
+// batch, which must be held in memory to put results back in their
+// positions. 64 MiB is far above what a Prefect 1 UI batch returns.
+const maxMergedAnswerBytes = 64 << 20
+
+// serveGraphQL authorizes a Prefect 1 GraphQL request and forwards what
+// its key allows.
+func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+
+	parsed, err := graphql.ParseRequest(r.Method, r.Header.Get("Content-Type"), r.URL.Query(), body)
+	if err != nil {
+		s.rejectRequest(w, r, err)
+		return
+	}
+
+	if s.cfg.AllowPublicAccess {
+		s.forwardPublic(w, r, parsed, body)
+		return
+	}
+
+	credential := authn.FromRequest(r)
+	identity, err := s.authn.Authenticate(r.Context(), credential)
+	if err != nil {
+		graphql.DenyAll(parsed, denialOf(err))
+		s.recordElements(r, parsed, credential, "")
+		s.answerLocally(w, r, parsed)
+		return
+	}
+	infoFrom(r.Context()).UserID = identity.Key.UserID
+
+	grant, _ := identity.Grant.(*scope.Grant)
+	graphql.Authorize(parsed, grant)
+	if !s.answerLogins(w, r, parsed, identity.Key.UserID) {
+		return
+	}
+	s.recordElements(r, parsed, credential, identity.Key.UserID)
+
+	switch forwarded := parsed.ForwardCount(); {
+	case forwarded == len(parsed.Elements):
+		s.forward(w, r, body)
+	case forwarded == 0:
+		s.answerLocally(w, r, parsed)
+	default:
+		s.forwardPartialBatch(w, r, parsed)
+	}
+}
+
+// readBody reads the whole request body up to MAX_BODY_BYTES. GraphQL
+// authorization needs the complete document before any byte goes upstream.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		s.rejectRequest(w, r, tooLarge(s.cfg.MaxBodyBytes))
+		return nil, false
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err == nil {
+		return body, true
+	}
+
+	var limitErr *http.MaxBytesError
+	if errors.As(err, &limitErr) {
+		s.rejectRequest(w, r, tooLarge(s.cfg.MaxBodyBytes))
+		return nil, false
+	}
+	s.rejectRequest(w, r, &graphql.RequestError{
+		Status:  http.StatusBadRequest,
+		Reason:  authz.ReasonRequestInvalid,
+		Message: "reading the request body failed: " + err.Error(),
+	})
+	return nil, false
+}
+
+func tooLarge(limit int64) *graphql.RequestError {
+	return &graphql.RequestError{
+		Status:  http.StatusRequestEntityTooLarge,
+		Reason:  authz.ReasonBodyTooLarge,
+		Message: fmt.Sprintf("request body is larger than %d bytes (MAX_BODY_BYTES)", limit),
+	}
+}
+
+// rejectRequest answers a request that cannot be authorized at all, with
+// its status and a GraphQL error body, and audits it.
+func (s *Server) rejectRequest(w http.ResponseWriter, r *http.Request, err error) {
+	var requestErr *graphql.RequestError
+	if !errors.As(err, &requestErr) {
+		requestErr = &graphql.RequestError{Status: http.StatusBadRequest, Reason: authz.ReasonRequestInvalid, Message: err.Error()}
+	}
+	decision := requestErr.Decision()
+
+	info := infoFrom(r.Context())
+	info.Reason = string(decision.Reason)
+	s.logger.Info("request rejected", logging.KeyRequestID, info.ID, logging.KeyClient, info.Client,
+		logging.KeyReason, decision.Reason, logging.KeyError, decision.Message)
+	s.recordRequestDenial(r, decision, authn.FromRequest(r), "")
+	s.metrics.ObserveRequest(decision, time.Since(info.Start))
+
+	status := requestErr.Status
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", "GET, POST")
+	}
+	writeRaw(w, status, graphql.ErrorResult(decision))
+}
+
+// recordRequestDenial audits a request that was denied as a whole.
+func (s *Server) recordRequestDenial(r *http.Request, decision authz.Decision, credential authn.Credential, userID string) {
+	info := infoFrom(r.Context())
+	event := audit.Event{
+		Reason: decision.Reason, Scope: decision.Scope, Message: decision.Message, UserID: userID,
+		RequestID: info.ID, Client: info.Client, Method: r.Method, Path: adminPath(r), Index: -1,
+	}
+	if userID == "" && credential.Present() {
+		event.KeyPrefix = credential.KeyPrefix()
+	}
+	s.audit.Record(r.Context(), event)
+}
+
+// answerLogins answers the Prefect 1 CLI's Cloud login operations itself.
+// It returns false when it has written a complete answer already.
+func (s *Server) answerLogins(w http.ResponseWriter, r *http.Request, parsed *graphql.Request, userID string) bool {
+	for i := range parsed.Elements {
+		element := &parsed.Elements[i]
+		operation := element.Operation()
+		if element.Err != nil || operation == nil {
+			continue
+		}
+		login, ok := prefect.ParseLogin(operation.Definition, operation.RootFields, element.Variables)
+		if !ok {
+			continue
+		}
+
+		tenant, err := s.tenants.Tenant(r.Context())
+		if err != nil {
+			element.Decision = authz.Denied(authz.ReasonTenantUnknown, "", "the proxy does not know the Prefect tenant: "+err.Error())
+			continue
+		}
+		element.Local = login.Answer(tenant, userID)
+		element.Decision = authz.Allowed(authz.ReasonCloudLogin, "")
+	}
+	return true
+}
+
+// recordElements audits every denied element and every mutation, and
+// counts each element in the metrics.
+func (s *Server) recordElements(r *http.Request, parsed *graphql.Request, credential authn.Credential, userID string) {
+	info := infoFrom(r.Context())
+	for i := range parsed.Elements {
+		element := &parsed.Elements[i]
+		operationType, operationName, fields := describe(element)
+		s.metrics.ObserveOperation(operationType, element.Decision)
+
+		if element.Decision.Allow && operationType != string(scope.Mutation) {
+			continue
+		}
+		event := audit.Event{
+			Allow: element.Decision.Allow, Reason: element.Decision.Reason, Scope: element.Decision.Scope,
+			Message: element.Decision.Message, UserID: userID, RequestID: info.ID, Client: info.Client,
+			Method: r.Method, Path: r.URL.Path, OperationType: operationType, OperationName: operationName,
+			RootFields: fields, Variables: variablesText(element), Index: -1,
+		}
+		if parsed.Batch {
+			event.Index = i
+		}
+		if userID == "" && credential.Present() {
+			event.KeyPrefix = credential.KeyPrefix()
+		}
+		s.audit.Record(r.Context(), event)
+	}
+
+	decision := requestDecision(parsed)
+	info.Reason = string(decision.Reason)
+	s.metrics.ObserveRequest(decision, time.Since(info.Start))
+}
+
+// describe returns the operation type, name and root fields of an element
+// for the audit trail. A document with several operations is described by
+// all of them: types and names joined with commas, mutation first if any.
+func describe(element *graphql.Element) (operationType, operationName string, fields []string) {
+	var types, names []string
+	for i := range element.Operations {
+		operation := &element.Operations[i]
+		types = appendUnique(types, string(operation.Type))
+		if operation.Name != "" {
+			names = append(names, operation.Name)
+		}
+		for _, name := range operation.FieldNames() {
+			fields = appendUnique(fields, name)
+		}
+	}
+	operationType = strings.Join(types, ",")
+	for _, kind := range types {
+		if kind == string(scope.Mutation) {
+			operationType = kind
+		}
+	}
+	return operationType, strings.Join(names, ","), fields
+}
+
+func appendUnique(list []string, value string) []string {
+	for _, existing := range list {
+		if existing == value {
+			return list
+		}
+	}
+	return append(list, value)
+}
+
+func variablesText(element *graphql.Element) string {
+	if element.Variables == nil {
+		return ""
+	}
+	encoded, err := json.Marshal(element.Variables)
+	if err != nil {
+		return ""
+	}
+	return string(encoded)
+}
+
+// requestDecision is the decision of a whole request for the metrics: the
+// first denial, or the first element's decision when all are allowed.
+func requestDecision(parsed *graphql.Request) authz.Decision {
+	for i := range parsed.Elements {
+		if !parsed.Elements[i].Decision.Allow {
+			return parsed.Elements[i].Decision
+		}
+	}
+	return parsed.Elements[0].Decision
+}
+
+// answerLocally answers a request of which no element goes upstream.
+func (s *Server) answerLocally(w http.ResponseWriter, r *http.Request, parsed *graphql.Request) {
+	answer, err := graphql.MergeResponse(parsed, nil)
+	if err != nil {
+		s.logger.Error("build local answer failed", logging.KeyRequestID, infoFrom(r.Context()).ID, logging.KeyError, err)
+		writeJSON(w, http.StatusInternalServerError, graphqlError("the proxy failed to build its answer", "INTERNAL_SERVER_ERROR"))
+		return
+	}
+
+	status := http.StatusOK
+	first := parsed.Elements[0].Decision
+	if !first.Allow && (!parsed.Batch || allSame(parsed)) {
+		status = s.denialStatus(first)
+	}
+	writeRaw(w, status, answer)
+}
+
+// allSame reports whether every element has the same reason, as when a
+// whole batch is denied for its key.
+func allSame(parsed *graphql.Request) bool {
+	for i := range parsed.Elements {
+		if parsed.Elements[i].Decision.Reason != parsed.Elements[0].Decision.Reason {
+			return false
+		}
+	}
+	return true
+}
+
+// forward sends the request upstream with body as it was received.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	s.engine.ServeHTTP(w, r)
+}
+
+// forwardPublic forwards every request unchanged when ALLOW_PUBLIC_ACCESS
+// is on, auditing mutations as the Node.js proxy did.
+func (s *Server) forwardPublic(w http.ResponseWriter, r *http.Request, parsed *graphql.Request, body []byte) {
+	for i := range parsed.Elements {
+		parsed.Elements[i].Decision = authz.Allowed(authz.ReasonPublicAccess, "")
+	}
+	s.recordElements(r, parsed, authn.Credential{}, "")
+	s.forward(w, r, body)
+}
+
+// forwardPartialBatch forwards the allowed elements of a batch, waits for
+// the upstream's array and answers an array in the request's order, with
+// an error at each denied position.
+func (s *Server) forwardPartialBatch(w http.ResponseWriter, r *http.Request, parsed *graphql.Request) {
+	body, err := graphql.ForwardBody(parsed)
+	if err != nil {
+		s.logger.Error("build forwarded batch failed", logging.KeyRequestID, infoFrom(r.Context()).ID, logging.KeyError, err)
+		writeJSON(w, http.StatusInternalServerError, graphqlError("the proxy failed to build the forwarded batch", "INTERNAL_SERVER_ERROR"))
+		return
+	}
+
+	// The answer is merged as JSON, so it must arrive uncompressed.
+	r.Header.Del("Accept-Encoding")
+	buffer := newBufferWriter(maxMergedAnswerBytes)
+	s.forward(buffer, r, body)
+
+	if buffer.status != http.StatusOK || buffer.overflow {
+		buffer.copyTo(w)
+		return
+	}
+
+	merged, err := graphql.MergeResponse(parsed, buffer.body.Bytes())
+	if err != nil {
+		s.logger.Error("merge batch answer failed", logging.KeyRequestID, infoFrom(r.Context()).ID, logging.KeyError, err)
+		writeJSON(w, http.StatusBadGateway, graphqlError("the Prefect API answered the batch in an unexpected shape", "BAD_GATEWAY"))
+		return
+	}
+
+	copyHeaders(w.Header(), buffer.header)
+	writeRaw(w, http.StatusOK, merged)
+}
