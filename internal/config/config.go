@@ -126,6 +126,22 @@ type Config struct {
 	// headers (UPSTREAM_TIMEOUT, default 60s).
 	UpstreamTimeout time.Duration
 
+	// PreserveHost sends the client's Host header upstream (PRESERVE_HOST,
+	// default true). False sends the upstream's host.
+	PreserveHost bool
+	// RequireKeyForUI requires an API key outside the REST API mount
+	// (REQUIRE_KEY_FOR_UI, default false).
+	RequireKeyForUI bool
+	// PermittedRoutesJSON lists public REST routes per method
+	// (PERMITTED_ROUTES_JSON). The server parses it at start-up.
+	PermittedRoutesJSON string
+	// PermittedRoutesFile is a file with more public REST routes in the same
+	// form (PERMITTED_ROUTES_FILE).
+	PermittedRoutesFile string
+	// WebSocketCheckInterval is how often an open websocket's key is checked
+	// again (WEBSOCKET_CHECK_INTERVAL, default 30s).
+	WebSocketCheckInterval time.Duration
+
 	// Host is the address the proxy listens on (HOST, default 0.0.0.0).
 	Host string
 	// Port is the TCP port the proxy listens on (PORT, default 3000).

@@ -206,6 +206,11 @@ func settingCases() []settingCase {
 	metrics := func(c Config) any { return c.MetricsAddr }
 	origins := func(c Config) any { return c.CORSAllowedOrigins }
 	proxies := func(c Config) any { return c.TrustedProxies }
+	preserveHost := func(c Config) any { return c.PreserveHost }
+	requireUIKey := func(c Config) any { return c.RequireKeyForUI }
+	routesJSON := func(c Config) any { return c.PermittedRoutesJSON }
+	routesFile := func(c Config) any { return c.PermittedRoutesFile }
+	checkInterval := func(c Config) any { return c.WebSocketCheckInterval }
 
 	prefixes := func(texts ...string) []netip.Prefix {
 		var out []netip.Prefix
@@ -237,6 +242,16 @@ func settingCases() []settingCase {
 
 		{env: "TENANT_NAME", value: "Data Team", get: func(c Config) any { return c.TenantName }, want: "Data Team"},
 		{env: "TENANT_SLUG", value: "data-team", get: func(c Config) any { return c.TenantSlug }, want: "data-team"},
+
+		{env: "PRESERVE_HOST", value: "false", get: preserveHost, want: false},
+		{env: "PRESERVE_HOST", value: "true", get: preserveHost, want: true},
+		{env: "PRESERVE_HOST", value: "sometimes", invalid: true},
+		{env: "REQUIRE_KEY_FOR_UI", value: "yes", get: requireUIKey, want: true},
+		{env: "REQUIRE_KEY_FOR_UI", value: "2", invalid: true},
+		{env: "PERMITTED_ROUTES_JSON", value: `{"GET": ["api/flows/*"]}`, get: routesJSON, want: `{"GET": ["api/flows/*"]}`},
+		{env: "PERMITTED_ROUTES_FILE", value: "/etc/routes.json", get: routesFile, want: "/etc/routes.json"},
+		{env: "WEBSOCKET_CHECK_INTERVAL", value: "5s", get: checkInterval, want: 5 * time.Second},
+		{env: "WEBSOCKET_CHECK_INTERVAL", value: "0", invalid: true},
 
 		{env: "LOG_LEVEL", value: "error", get: logLevel, want: slog.LevelError},
 		{env: "LOG_LEVEL", value: "warn", get: logLevel, want: slog.LevelWarn},

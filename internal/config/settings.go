@@ -210,6 +210,31 @@ var table = withFlags([]Setting{
 		bind: durationField(func(c *Config) *time.Duration { return &c.UpstreamTimeout }),
 	},
 	{
+		Env: "PRESERVE_HOST", Default: "true", Unit: "boolean",
+		Help: "Send the client's Host header upstream, because Prefect 2 and 3 build absolute links from it. false sends the host of API_SERVICE_URL.",
+		bind: boolField(func(c *Config) *bool { return &c.PreserveHost }),
+	},
+	{
+		Env: "REQUIRE_KEY_FOR_UI", Default: "false", Unit: "boolean",
+		Help: "In rest mode, require an API key for the UI's pages and files too (everything outside API_BASE_PATH). The browser is then asked for Basic credentials.",
+		bind: boolField(func(c *Config) *bool { return &c.RequireKeyForUI }),
+	},
+	{
+		Env: "PERMITTED_ROUTES_JSON", Unit: "JSON",
+		Help: `Routes forwarded without a key in rest mode, per method, e.g. {"GET": ["api/flows/*"]}. The globs are those of route scopes.`,
+		bind: textField(func(c *Config) *string { return &c.PermittedRoutesJSON }),
+	},
+	{
+		Env: "PERMITTED_ROUTES_FILE", Unit: "path",
+		Help: "File holding PERMITTED_ROUTES_JSON. Both may be set; their routes add up.",
+		bind: textField(func(c *Config) *string { return &c.PermittedRoutesFile }),
+	},
+	{
+		Env: "WEBSOCKET_CHECK_INTERVAL", Default: "30s", Unit: "duration",
+		Help: "How often an open websocket's API key is checked again. A revoked or expired key's sockets close within this interval plus KEY_CACHE_TTL.",
+		bind: durationField(func(c *Config) *time.Duration { return &c.WebSocketCheckInterval }),
+	},
+	{
 		Env: "HOST", Default: "0.0.0.0", Unit: "IP address or host name",
 		Help: "Address the proxy listens on. 0.0.0.0 listens on every interface.",
 		bind: field(func(c *Config) *string { return &c.Host }, parseHost, slog.StringValue),
