@@ -53,14 +53,16 @@ func (b *bufferWriter) copyTo(w http.ResponseWriter) {
 	_, _ = w.Write(b.body.Bytes())
 }
 
-// copyHeaders copies upstream headers, except the ones that describe a body
-// the proxy rewrites.
+// copyHeaders adds upstream headers to the proxy's own, except the ones that
+// describe a body the proxy rewrites. Adding keeps the proxy's Vary: Origin.
 func copyHeaders(dst, src http.Header) {
 	for name, values := range src {
 		if name == "Content-Length" || name == "Content-Encoding" {
 			continue
 		}
-		dst[name] = values
+		for _, value := range values {
+			dst.Add(name, value)
+		}
 	}
 }
 

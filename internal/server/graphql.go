@@ -47,8 +47,10 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	credential := authn.FromRequest(r)
 	identity, err := s.authn.Authenticate(r.Context(), credential)
 	if err != nil {
+		// An expired or otherwise rejected key that was found still
+		// carries its row, so the audit trail names its user.
 		graphql.DenyAll(parsed, denialOf(err))
-		s.recordElements(r, parsed, credential, "")
+		s.recordElements(r, parsed, credential, identity.Key.UserID)
 		s.answerLocally(w, r, parsed)
 		return
 	}

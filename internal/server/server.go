@@ -194,7 +194,7 @@ func (s *Server) guardAdmin(w http.ResponseWriter, r *http.Request, area string)
 	identity, err := s.authn.Authenticate(r.Context(), credential)
 	if err != nil {
 		decision := denialOf(err)
-		s.recordRequestDenial(r, decision, credential, "")
+		s.recordRequestDenial(r, decision, credential, identity.Key.UserID)
 		writeAdminDenial(w, decision)
 		return "", false
 	}
