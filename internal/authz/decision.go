@@ -32,6 +32,7 @@ const (
 	ReasonMethodNotAllowed       Reason = "method-not-allowed"
 	ReasonBodyTooLarge           Reason = "body-too-large"
 	ReasonPathInvalid            Reason = "path-invalid"
+	ReasonRouteUnknown           Reason = "route-unknown" // a path under the REST API mount that no known route matches; only explicit route scopes and the owner role reach it.
 	ReasonSecretsRefused         Reason = "secrets-refused"
 	ReasonTenantUnknown          Reason = "tenant-unknown" // the Prefect tenant id for a Cloud login response could not be read.
 )

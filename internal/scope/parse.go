@@ -5,12 +5,13 @@ import (
 )
 
 // Parse compiles a scopes text into a Grant. Items that grant nothing
-// (unknown, malformed, or route items of the REST mode) are returned as
-// problems, each an *ItemError, so that the caller can log them. The other
-// items still take effect. An empty text yields an empty grant, and the
-// returned grant is never nil.
+// (unknown or malformed) are returned as problems, each an *ItemError, so
+// that the caller can log them. The other items still take effect, and so
+// do the valid entries of a JSON method map that has an invalid entry. An
+// empty text yields an empty grant, and the returned grant is never nil.
 func Parse(text string) (*Grant, []error) {
 	grant := &Grant{}
+	var routes routeBuilder
 	var problems []error
 
 	for _, raw := range splitItems(text) {
@@ -19,11 +20,12 @@ func Parse(text string) (*Grant, []error) {
 			continue
 		}
 
-		if err := grant.add(item); err != nil {
+		for _, err := range grant.add(item, &routes) {
 			problems = append(problems, &ItemError{Item: item, Err: err})
 		}
 	}
 
+	grant.routes = routes.build()
 	grant.canonicalize()
 	return grant, problems
 }
@@ -65,30 +67,76 @@ func splitItems(text string) []string {
 	return append(items, text[start:])
 }
 
-// add records one trimmed, non-empty item, or returns why it grants nothing.
-func (g *Grant) add(item string) error {
-	if isRouteItem(item) {
-		return ErrRouteNotSupported
+// add records one trimmed, non-empty item, or returns why it grants
+// nothing. Route items go to routes. A JSON method map may return several
+// problems, one per invalid entry.
+func (g *Grant) add(item string, routes *routeBuilder) []error {
+	switch {
+	case item[0] == '{':
+		return addRouteMap(item, routes)
+	case item[0] == '[':
+		return []error{ErrRouteListInvalid}
+	case isPathItem(item):
+		return single(addRoute(anyMethod, item, routes))
+	}
+
+	if r, ok, err := parseMethodItem(item); ok {
+		if err == nil {
+			routes.add(r)
+		}
+		return single(err)
 	}
 
 	keyword, name, found := strings.Cut(item, "/")
 	if !found {
-		return ErrItemUnknown
+		return []error{ErrItemUnknown}
 	}
-	keyword = strings.ToLower(keyword)
 
-	if keyword == "admin" {
-		return g.addAdmin(name)
-	}
-	if keyword == "role" {
-		return ErrRouteNotSupported
+	switch keyword = strings.ToLower(keyword); keyword {
+	case "admin":
+		return single(g.addAdmin(name))
+	case "role":
+		return single(g.addRole(name))
 	}
 
 	index := operationIndex(Operation(keyword))
 	if index < 0 {
-		return ErrItemUnknown
+		return []error{ErrItemUnknown}
 	}
-	return g.addField(index, name)
+	return single(g.addField(index, name))
+}
+
+func single(err error) []error {
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+func addRoute(method, pattern string, routes *routeBuilder) error {
+	r, err := newRoute(method, pattern)
+	if err != nil {
+		return err
+	}
+	routes.add(r)
+	return nil
+}
+
+func addRouteMap(item string, routes *routeBuilder) []error {
+	parsed, problems := parseRouteMap(item)
+	for _, r := range parsed {
+		routes.add(r)
+	}
+	return problems
+}
+
+func (g *Grant) addRole(name string) error {
+	index := roleIndex(strings.ToLower(name))
+	if index < 0 {
+		return ErrRoleUnknown
+	}
+	g.roles |= 1 << index
+	return nil
 }
 
 func (g *Grant) addField(index int, name string) error {
@@ -131,28 +179,6 @@ func isAdminArea(area string) bool {
 		}
 	}
 	return false
-}
-
-// isRouteItem reports whether an item has the shape of a REST mode item: a
-// JSON method map or list, or METHOD:/path where METHOD is letters or "*".
-func isRouteItem(item string) bool {
-	if item[0] == '{' || item[0] == '[' {
-		return true
-	}
-
-	method, path, found := strings.Cut(item, ":")
-	if !found || method == "" || !strings.HasPrefix(path, "/") {
-		return false
-	}
-	if method == wildcard {
-		return true
-	}
-	for i := 0; i < len(method); i++ {
-		if !isLetter(method[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // isName reports whether s is a GraphQL Name: /[_A-Za-z][_0-9A-Za-z]*/.

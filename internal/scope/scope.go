@@ -1,10 +1,12 @@
 // Package scope parses the scopes text of an API key into a compiled,
-// immutable Grant and reports whether the grant allows a GraphQL root field
-// or one of the proxy's own admin areas.
+// immutable Grant: GraphQL items for Prefect 1, route items and roles for
+// the REST API of Prefect 2 and 3, and admin items for the proxy's own
+// endpoints. A key may carry items of every kind, and each mode reads its
+// own kinds and ignores the others.
 //
 // The scopes text is a comma-separated list of items. Whitespace around an
-// item is ignored and empty items are skipped. The items understood in
-// GraphQL mode are:
+// item is ignored and empty items are skipped. Commas inside a JSON object
+// do not split it. The items are:
 //
 //	query/<field>         one root field of the query type
 //	mutation/<field>      one root field of the mutation type
@@ -13,15 +15,33 @@
 //	admin/*               every admin area of the proxy
 //	admin/logs            the log level endpoint
 //	admin/cache           the key cache endpoints
+//	role/<name>           a built-in REST role: viewer, runner, worker, developer or owner
+//	METHOD:/glob          one HTTP method on the paths that the glob matches, e.g. POST:/api/deployments/*/create_flow_run
+//	*:/glob               every method on those paths
+//	/glob                 the same as *:/glob; "api/..." without the leading slash also works
+//	{"GET": ["api/flows/*"], "*": [...]}
+//	                      a JSON object that maps methods (or "*") to lists of globs,
+//	                      the form the Node.js proxy stores; a leading slash is optional
 //
-// The keywords before the slash (query, mutation, subscription, admin) and
-// the admin area names are matched case-insensitively, because they are a
-// fixed vocabulary that people type by hand. Field names follow the GraphQL
-// Name syntax and are case-sensitive, as in GraphQL itself.
+// A scopes column that holds only a JSON object is one item, so the Node.js
+// proxy's rows parse unchanged, and a JSON object may also stand among other
+// items ("role/viewer, {"POST": ["api/flows/filter"]}"). A JSON array is
+// not an item.
 //
-// Route items of the REST mode (METHOD:/path globs, JSON method maps,
-// role/<name>) are recognized but grant nothing in GraphQL mode. Parse
-// reports them as problems together with unknown and malformed items.
+// The keywords before the slash (query, mutation, subscription, admin,
+// role), admin area names, role names and HTTP methods are matched
+// case-insensitively, because they are a fixed vocabulary that people type
+// by hand. Field names follow the GraphQL Name syntax and are
+// case-sensitive, as in GraphQL itself.
+//
+// Globs (see Pattern) are full request paths as the client sends them,
+// API_BASE_PATH included, e.g. "/api/flows/*", compared with the decoded
+// path. "*" matches any sequence of characters including "/", a glob that
+// ends in "/*" also matches the bare prefix ("/api/flows/*" matches
+// "/api/flows"), and "{name}" as a whole segment matches one segment. The
+// glob must match the whole path; the query string is never part of it.
+// API_BASE_PATH matters only for roles, whose route tables are relative
+// to the API mount.
 package scope
 
 import (
@@ -59,13 +79,54 @@ var operations = [...]Operation{Query, Mutation, Subscription}
 // adminAreas lists the admin areas that an item may name, in canonical order.
 var adminAreas = [...]string{AdminCache, AdminLogs}
 
-// Problems that Parse reports, wrapped in an *ItemError.
+// Problems that Parse reports, wrapped in an *ItemError. Route items add
+// ErrMethodUnknown, ErrRouteMapInvalid, ErrRouteListInvalid and
+// ErrPatternInvalid.
 var (
-	ErrItemUnknown       = errors.New("unknown scope item")
-	ErrFieldInvalid      = errors.New("invalid GraphQL field name")
-	ErrAdminAreaUnknown  = errors.New("unknown admin area")
-	ErrRouteNotSupported = errors.New("route scopes are not supported in GraphQL mode")
+	ErrItemUnknown      = errors.New("unknown scope item")
+	ErrFieldInvalid     = errors.New("invalid GraphQL field name")
+	ErrAdminAreaUnknown = errors.New("unknown admin area")
+	ErrRoleUnknown      = errors.New("unknown role (known: viewer, runner, worker, developer, owner)")
 )
+
+// Built-in REST roles, named after Prefect Cloud's workspace roles. Their
+// route tables live in package prefect; a Grant only stores the names.
+const (
+	RoleViewer    = "viewer"
+	RoleRunner    = "runner"
+	RoleWorker    = "worker"
+	RoleDeveloper = "developer"
+	RoleOwner     = "owner"
+)
+
+// roleNames lists the roles in canonical order, from the least to the most
+// privileged. A role's position is its bit in Grant.roles.
+var roleNames = [...]string{RoleViewer, RoleRunner, RoleWorker, RoleDeveloper, RoleOwner}
+
+// roleItems holds the "role/<name>" item of each role, so that lookups can
+// return it without building it.
+var roleItems = [len(roleNames)]string{"role/viewer", "role/runner", "role/worker", "role/developer", "role/owner"}
+
+// RoleNames returns the names of the built-in roles, from the least to the
+// most privileged.
+func RoleNames() []string { return slices.Clone(roleNames[:]) }
+
+// RoleItem returns the scope item of a role, such as "role/runner".
+func RoleItem(name string) string {
+	if index := roleIndex(name); index >= 0 {
+		return roleItems[index]
+	}
+	return "role/" + name
+}
+
+func roleIndex(name string) int {
+	for i, known := range roleNames {
+		if name == known {
+			return i
+		}
+	}
+	return -1
+}
 
 // ItemError is a scope item that grants nothing, and the reason why.
 type ItemError struct {
@@ -119,6 +180,10 @@ type Grant struct {
 	allAdmin bool
 	admin    map[string]string
 
+	// roles has bit i set for roleNames[i].
+	roles  uint8
+	routes *RouteSet
+
 	// items is the canonical list of items, see Grant.String.
 	items []string
 	text  string
@@ -167,11 +232,48 @@ func (g *Grant) AllowAdmin(area string) (item string, ok bool) {
 	return item, ok
 }
 
+// AllowRoute reports whether a route item of the grant allows the request
+// and returns the first such item in canonical order. The method is
+// compared case-insensitively; path is the decoded request path, query
+// string excluded. Roles are not considered here. AllowRoute does not
+// allocate.
+func (g *Grant) AllowRoute(method, path string) (item string, ok bool) {
+	if g == nil {
+		return "", false
+	}
+	return g.routes.Allow(method, path)
+}
+
+// HasRole reports whether the grant holds the role item "role/<name>".
+// The name is one of the Role constants. HasRole does not allocate.
+func (g *Grant) HasRole(name string) bool {
+	index := roleIndex(name)
+	return g != nil && index >= 0 && g.roles&(1<<index) != 0
+}
+
+// Roles returns the names of the grant's roles in canonical order.
+func (g *Grant) Roles() []string {
+	if g == nil {
+		return nil
+	}
+
+	var names []string
+	for i, name := range roleNames {
+		if g.roles&(1<<i) != 0 {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // String returns the canonical form of the grant: its items joined with
-// ", ", operation items first (query, mutation, subscription, each with the
-// wildcard before its fields in byte order), then admin items. Duplicates
-// and items that a wildcard already covers are left out. Parsing the
-// canonical form yields an equal grant with no problems.
+// ", ". Operation items come first (query, mutation, subscription, each
+// with the wildcard before its fields in byte order), then admin items,
+// then role items from the least to the most privileged. Route items come
+// last as "METHOD:/glob", sorted by glob, with "*" before the methods of
+// the same glob. Duplicates and items that a wildcard already covers are
+// left out. Parsing the canonical form yields an equal grant with no
+// problems.
 func (g *Grant) String() string {
 	if g == nil {
 		return ""
@@ -221,6 +323,13 @@ func (g *Grant) canonicalize() {
 			}
 		}
 	}
+
+	for i, item := range roleItems {
+		if g.roles&(1<<i) != 0 {
+			g.items = append(g.items, item)
+		}
+	}
+	g.items = append(g.items, g.routes.Items()...)
 
 	g.text = strings.Join(g.items, ", ")
 }

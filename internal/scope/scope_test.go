@@ -212,9 +212,14 @@ func TestParseProblemTypes(t *testing.T) {
 		{"graphql/flow", ErrItemUnknown},
 		{"query/flow-run", ErrFieldInvalid},
 		{"admin/keys", ErrAdminAreaUnknown},
-		{"GET:/api/flows/*", ErrRouteNotSupported},
-		{`{"GET": ["/api/flows"]}`, ErrRouteNotSupported},
-		{"role/viewer", ErrRouteNotSupported},
+		{"role/admin", ErrRoleUnknown},
+		{"GTE:/api/flows/*", ErrMethodUnknown},
+		{"GET:/api/../flows", ErrPatternInvalid},
+		{"/api/flows?x=1", ErrPatternInvalid},
+		{`{"GET": "/api/flows"}`, ErrRouteMapInvalid},
+		{`{"GET": ["/api/flows"]`, ErrRouteMapInvalid},
+		{`{"FETCH": ["/api/flows"]}`, ErrMethodUnknown},
+		{`["GET:/api/flows"]`, ErrRouteListInvalid},
 	}
 	for _, tc := range tests {
 		grant, problems := Parse(tc.scopes)
@@ -275,6 +280,9 @@ func FuzzParse(f *testing.F) {
 		`["a,b", {"c": "d\"e,"}], query/x`,
 		"query/1x, query/, /x, ,,, query/__schema",
 		"Subscription/flow_run, MUTATION/x",
+		`{"GET": ["api/flows/*", "api/deployments/*"], "POST": ["api/*"]}`,
+		"role/viewer, ROLE/Owner, role/x, *:/api/flows/{id}, /api/*, api/health, get:api/x",
+		`{"*": ["*.svg"], "get": ["/a/{b}/c/*"], "GET": [1]}, {"POST": []}`,
 	}
 	for _, seed := range seeds {
 		f.Add(seed)
@@ -300,18 +308,228 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("canonical form is not stable: %q then %q", grant.String(), again.String())
 		}
 
-		// Every field item must allow its own field.
+		// Every item must allow what it names.
 		for _, item := range grant.Items() {
-			keyword, name, _ := strings.Cut(item, "/")
-			if keyword == "admin" {
-				if _, ok := grant.AllowAdmin(name); !ok && name != wildcard {
-					t.Fatalf("item %q does not allow its own area", item)
-				}
-				continue
-			}
-			if _, ok := grant.AllowField(Operation(keyword), name); !ok {
-				t.Fatalf("item %q does not allow its own field", item)
-			}
+			checkItemAllowsItself(t, grant, item)
 		}
 	})
+}
+
+// checkItemAllowsItself fails when a canonical item does not allow what it
+// names. A route item must allow its own glob with each "*" removed and
+// each {name} replaced by one segment, which is a path the glob matches.
+func checkItemAllowsItself(t *testing.T, grant *Grant, item string) {
+	t.Helper()
+
+	if method, pattern, ok := strings.Cut(item, ":/"); ok && isMethodName(method) {
+		if method == anyMethod {
+			method = "PATCH"
+		}
+		path := examplePath("/" + pattern)
+		if _, ok := grant.AllowRoute(method, path); !ok {
+			t.Fatalf("item %q does not allow %s %q", item, method, path)
+		}
+		return
+	}
+
+	keyword, name, _ := strings.Cut(item, "/")
+	switch keyword {
+	case "admin":
+		if _, ok := grant.AllowAdmin(name); !ok && name != wildcard {
+			t.Fatalf("item %q does not allow its own area", item)
+		}
+	case "role":
+		if !grant.HasRole(name) {
+			t.Fatalf("item %q does not grant its own role", item)
+		}
+	default:
+		if _, ok := grant.AllowField(Operation(keyword), name); !ok {
+			t.Fatalf("item %q does not allow its own field", item)
+		}
+	}
+}
+
+// examplePath turns a glob into a path that it matches.
+func examplePath(pattern string) string {
+	var out strings.Builder
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; c {
+		case '*':
+		case '{':
+			i += strings.IndexByte(pattern[i:], '}')
+			out.WriteString("x")
+		default:
+			out.WriteByte(c)
+		}
+	}
+	return out.String()
+}
+
+func TestGrantRoles(t *testing.T) {
+	grant, problems := Parse("ROLE/Runner, role/viewer, role/runner, query/*")
+	if len(problems) > 0 {
+		t.Fatalf("unexpected problems: %v", problems)
+	}
+
+	if want := []string{RoleViewer, RoleRunner}; !slices.Equal(grant.Roles(), want) {
+		t.Errorf("Roles() = %q, want %q", grant.Roles(), want)
+	}
+	for _, name := range []string{RoleViewer, RoleRunner} {
+		if !grant.HasRole(name) {
+			t.Errorf("HasRole(%q) = false, want true", name)
+		}
+	}
+	for _, name := range []string{RoleWorker, RoleDeveloper, RoleOwner, "Runner", "", "admin"} {
+		if grant.HasRole(name) {
+			t.Errorf("HasRole(%q) = true, want false", name)
+		}
+	}
+
+	var empty *Grant
+	if empty.HasRole(RoleViewer) || empty.Roles() != nil {
+		t.Error("nil grant has roles")
+	}
+}
+
+func TestRoleNamesAndItems(t *testing.T) {
+	want := []string{"viewer", "runner", "worker", "developer", "owner"}
+	if got := RoleNames(); !slices.Equal(got, want) {
+		t.Errorf("RoleNames() = %q, want %q", got, want)
+	}
+	for _, name := range want {
+		if got := RoleItem(name); got != "role/"+name {
+			t.Errorf("RoleItem(%q) = %q", name, got)
+		}
+	}
+}
+
+func TestGrantAllowRoute(t *testing.T) {
+	grant, problems := Parse(`query/*, POST:/api/deployments/*/create_flow_run, get:api/flows/*, ` +
+		`*:/api/variables/name/{name}, /api/logs/, {"DELETE": ["api/artifacts/*"], "*": ["api/ui/*"]}`)
+	if len(problems) > 0 {
+		t.Fatalf("unexpected problems: %v", problems)
+	}
+
+	tests := []struct {
+		method, path string
+		wantItem     string
+		wantOK       bool
+	}{
+		{"POST", "/api/deployments/5f3a/create_flow_run", "POST:/api/deployments/*/create_flow_run", true},
+		{"post", "/api/deployments/5f3a/create_flow_run", "POST:/api/deployments/*/create_flow_run", true},
+		{"POST", "/api/deployments/a/b/create_flow_run", "POST:/api/deployments/*/create_flow_run", true},
+		{"GET", "/api/deployments/5f3a/create_flow_run", "", false},
+		{"POST", "/api/deployments/5f3a/create_flow_run/bulk", "", false},
+		{"GET", "/api/flows", "GET:/api/flows/*", true},
+		{"GET", "/api/flows/", "GET:/api/flows/*", true},
+		{"GET", "/api/flows/1/2", "GET:/api/flows/*", true},
+		{"GET", "/api/flowsx", "", false},
+		{"PATCH", "/api/flows/1", "", false},
+		{"PATCH", "/api/variables/name/x", "*:/api/variables/name/{name}", true},
+		{"GET", "/api/variables/name/x/y", "", false},
+		{"GET", "/api/variables/name/", "", false},
+		{"POST", "/api/logs/", "*:/api/logs/", true},
+		{"POST", "/api/logs", "", false},
+		{"DELETE", "/api/artifacts/1", "DELETE:/api/artifacts/*", true},
+		{"PUT", "/api/ui/flows/next-runs", "*:/api/ui/*", true},
+		{"GET", "/api", "", false},
+	}
+	for _, tc := range tests {
+		item, ok := grant.AllowRoute(tc.method, tc.path)
+		if item != tc.wantItem || ok != tc.wantOK {
+			t.Errorf("AllowRoute(%q, %q) = (%q, %v), want (%q, %v)",
+				tc.method, tc.path, item, ok, tc.wantItem, tc.wantOK)
+		}
+	}
+
+	var empty *Grant
+	if _, ok := empty.AllowRoute("GET", "/api/flows"); ok {
+		t.Error("nil grant allows a route")
+	}
+}
+
+func TestGraphQLGrantIgnoresRoutes(t *testing.T) {
+	grant, problems := Parse(`query/flow, role/owner, *:/*, {"*": ["*"]}`)
+	if len(problems) > 0 {
+		t.Fatalf("unexpected problems: %v", problems)
+	}
+
+	if _, ok := grant.AllowField(Mutation, "delete_flow"); ok {
+		t.Error("route items and roles allow a GraphQL mutation")
+	}
+	if _, ok := grant.AllowAdmin(AdminCache); ok {
+		t.Error("route items and roles allow an admin area")
+	}
+}
+
+func TestParseRouteMap(t *testing.T) {
+	set, err := ParseRouteMap(`{"GET": ["api/health", "/api/ready", "*.svg"], "post": ["api/flows/filter"], "GET": ["api/health"], "DELETE": []}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want := []string{"GET:/*.svg", "POST:/api/flows/filter", "GET:/api/health", "GET:/api/ready"}
+	if got := set.Items(); !slices.Equal(got, want) {
+		t.Errorf("Items() = %q, want %q", got, want)
+	}
+	if set.Len() != 4 {
+		t.Errorf("Len() = %d, want 4", set.Len())
+	}
+	if _, ok := set.Allow("GET", "/img/logo.svg"); !ok {
+		t.Error("GET:/*.svg does not allow /img/logo.svg")
+	}
+	if _, ok := set.Allow("POST", "/api/health"); ok {
+		t.Error("GET:/api/health allows POST")
+	}
+}
+
+func TestParseRouteMapErrors(t *testing.T) {
+	tests := []struct {
+		text string
+		want error
+	}{
+		{``, ErrRouteMapInvalid},
+		{`[]`, ErrRouteMapInvalid},
+		{`{"GET": ["/a"]} {}`, ErrRouteMapInvalid},
+		{`{"GET": ["/a"],}`, ErrRouteMapInvalid},
+		{`{"GET": null}`, ErrRouteMapInvalid},
+		{`{"GET": [null]}`, ErrRouteMapInvalid},
+		{`{"GET": ["/a", 2]}`, ErrRouteMapInvalid},
+		{`{"get it": ["/a"]}`, ErrMethodUnknown},
+		{`{"GET": ["/a/../b"]}`, ErrPatternInvalid},
+		{`{"GET": ["/a", "/b?c"], "POST": ["//x"]}`, ErrPatternInvalid},
+	}
+	for _, tc := range tests {
+		set, err := ParseRouteMap(tc.text)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("ParseRouteMap(%q) error = %v, want %v", tc.text, err, tc.want)
+		}
+		if set != nil {
+			t.Errorf("ParseRouteMap(%q) returned a set with an error", tc.text)
+		}
+	}
+
+	var empty *RouteSet
+	if _, ok := empty.Allow("GET", "/"); ok || empty.Items() != nil || empty.Len() != 0 {
+		t.Error("nil RouteSet is not empty")
+	}
+}
+
+func TestRouteLookupsDoNotAllocate(t *testing.T) {
+	grant, _ := Parse(`role/viewer, POST:/api/deployments/*/create_flow_run, GET:/api/flows/*, ` +
+		`*:/api/variables/name/{name}, {"DELETE": ["api/artifacts/*"], "*": ["api/ui/*/count"]}`)
+	method := strings.ToLower("get")
+
+	allocs := testing.AllocsPerRun(100, func() {
+		grant.AllowRoute("POST", "/api/deployments/5f3a5a9c-0d40-4a0e-9c4b-3a6a4f1f1a11/create_flow_run")
+		grant.AllowRoute(method, "/api/flows")
+		grant.AllowRoute("GET", "/api/variables/name/x")
+		grant.AllowRoute("PUT", "/api/ui/task_runs/count")
+		grant.AllowRoute("PATCH", "/api/work_pools/default/queues/default")
+		grant.HasRole(RoleViewer)
+		grant.HasRole(RoleOwner)
+	})
+	if allocs != 0 {
+		t.Errorf("route lookups allocate %v times per run, want 0", allocs)
+	}
 }

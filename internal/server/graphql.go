@@ -1,13 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,35 +72,14 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 // readBody reads the whole request body up to MAX_BODY_BYTES. GraphQL
 // authorization needs the complete document before any byte goes upstream.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		s.rejectRequest(w, r, tooLarge(s.cfg.MaxBodyBytes))
-		return nil, false
-	}
-
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := readLimited(w, r, s.cfg.MaxBodyBytes)
 	if err == nil {
 		return body, true
 	}
 
-	var limitErr *http.MaxBytesError
-	if errors.As(err, &limitErr) {
-		s.rejectRequest(w, r, tooLarge(s.cfg.MaxBodyBytes))
-		return nil, false
-	}
-	s.rejectRequest(w, r, &graphql.RequestError{
-		Status:  http.StatusBadRequest,
-		Reason:  authz.ReasonRequestInvalid,
-		Message: "reading the request body failed: " + err.Error(),
-	})
+	status, decision := bodyDecision(err, s.cfg.MaxBodyBytes)
+	s.rejectRequest(w, r, &graphql.RequestError{Status: status, Reason: decision.Reason, Message: decision.Message})
 	return nil, false
-}
-
-func tooLarge(limit int64) *graphql.RequestError {
-	return &graphql.RequestError{
-		Status:  http.StatusRequestEntityTooLarge,
-		Reason:  authz.ReasonBodyTooLarge,
-		Message: fmt.Sprintf("request body is larger than %d bytes (MAX_BODY_BYTES)", limit),
-	}
 }
 
 // rejectRequest answers a request that cannot be authorized at all, with
@@ -285,9 +260,7 @@ func allSame(parsed *graphql.Request) bool {
 
 // forward sends the request upstream with body as it was received.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	setBody(r, body)
 	s.engine.ServeHTTP(w, r)
 }
 

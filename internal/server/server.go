@@ -18,6 +18,7 @@ import (
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authn"
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authz"
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authz/graphql"
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authz/rest"
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/config"
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/keystore"
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/logging"
@@ -44,6 +45,14 @@ type Server struct {
 	admin     *admin.Endpoints
 	metrics   *metrics.Metrics
 	cors      cors
+	// upstreamHeaders are set on every upstream request, such as the
+	// Prefect server's own Authorization.
+	upstreamHeaders http.Header
+
+	// REST mode only.
+	roles        *rest.RoleTable
+	publicRoutes *rest.PublicRoutes
+	websocket    *proxy.WebSocketRelay
 }
 
 // Options are the parts of a Server that the caller builds: the logs and
@@ -60,11 +69,6 @@ type Options struct {
 
 // New builds a Server from a validated configuration.
 func New(cfg config.Config, options Options) (*Server, error) {
-	if cfg.Mode() != config.ModeGraphQL {
-		// TODO: the REST mode for Prefect 2 and 3 servers.
-		return nil, fmt.Errorf("start proxy: API mode %q is not available yet: set API_SERVICE_URL to the Prefect 1 GraphQL endpoint (ending in /graphql) or API_MODE=graphql", cfg.Mode())
-	}
-
 	s := &Server{
 		cfg:       cfg,
 		logger:    options.Logger,
@@ -92,13 +96,22 @@ func New(cfg config.Config, options Options) (*Server, error) {
 	tenant := prefect.Tenant{ID: cfg.TenantID, Name: cfg.TenantName, Slug: cfg.TenantSlug}
 	s.tenants = prefect.NewTenantSource(tenant, cfg.APIServiceURL.String(), upstreamClient, s.logger.With(logging.KeyComponent, "tenant"))
 
+	upstreamHeaders := upstreamAuthorization(cfg)
+	s.upstreamHeaders = upstreamHeaders
 	s.engine = proxy.New(proxy.Options{
 		Target:                cfg.APIServiceURL,
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
+		KeepClientHost:        cfg.PreserveHost,
 		StripHeaders:          credentialHeaders,
+		SetHeaders:            upstreamHeaders,
 		StripResponseHeaders:  corsResponseHeaders,
 		ErrorHandler:          s.upstreamError,
 	})
+	if cfg.Mode() == config.ModeREST {
+		if err := s.buildREST(cfg, upstreamHeaders); err != nil {
+			return nil, err
+		}
+	}
 
 	s.admin = admin.New(admin.Options{
 		Guard:            s.guardAdmin,
@@ -160,6 +173,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.cors.setHeaders(recorder, r)
+	if s.cfg.Mode() == config.ModeREST {
+		s.serveREST(recorder, r)
+		return
+	}
 	s.serveGraphQL(recorder, r)
 }
 
@@ -236,13 +253,20 @@ func writeAdminDenial(w http.ResponseWriter, decision authz.Decision) {
 }
 
 // pingUpstream returns a readiness check that succeeds when the upstream
-// answers HTTP at all: Apollo answers a bare GET with 400, which still
-// proves it is up.
+// answers HTTP without a server error: Apollo answers a bare GET with 400,
+// which still proves it is up, and Prefect 2/3 answer GET <mount>/health.
 func (s *Server) pingUpstream(client *http.Client) func(context.Context) error {
+	target := s.cfg.APIServiceURL.String()
+	if s.cfg.Mode() == config.ModeREST {
+		target = strings.TrimSuffix(target, "/") + s.cfg.APIBasePath + "/health"
+	}
 	return func(ctx context.Context) error {
-		request, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.APIServiceURL.String(), nil)
+		request, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
 			return fmt.Errorf("build upstream check: %w", err)
+		}
+		if len(s.upstreamHeaders) > 0 {
+			request.Header = s.upstreamHeaders.Clone()
 		}
 		response, err := client.Do(request)
 		if err != nil {
