@@ -62,6 +62,8 @@ func dispatch(ctx context.Context, env Env) error {
 		return serve(ctx, env, args)
 	case "keys":
 		return keys(ctx, env, args)
+	case "roles":
+		return roles(env, args)
 	case "version":
 		fmt.Fprintf(env.Stdout, "prefect-auth-proxy %s\n", Version)
 		return nil

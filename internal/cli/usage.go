@@ -7,7 +7,8 @@ import (
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/config"
 )
 
-const commandsUsage = `prefect-auth-proxy: per-user API keys and scopes in front of the Prefect API.
+const commandsUsage = `prefect-auth-proxy: per-user API keys and scopes in front of the Prefect API
+(Prefect 1 GraphQL, Prefect 2 and 3 REST).
 
 Usage:
   prefect-auth-proxy [serve] [flags]     run the proxy (the default command)
@@ -17,6 +18,8 @@ Usage:
   prefect-auth-proxy keys revoke --user USER [--updated-by NAME]
                                          make the user's key expire now
   prefect-auth-proxy keys hash-existing  replace plaintext keys in the table by their hashes
+  prefect-auth-proxy roles [--api-base-path /api] [--json]
+                                         print the built-in REST roles and their routes
   prefect-auth-proxy version             print the version
   prefect-auth-proxy help                print this help
 
