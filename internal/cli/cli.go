@@ -15,7 +15,7 @@ import (
 // -ldflags "-X github.com/prefect-auth-proxy/prefect-auth-proxy/internal/cli.Version=v1.2.3".
 var Version = "dev"
 
-// Env is what a command reads from its process: arguments, environment and
+// Env holds what a command reads from its process: arguments, environment and
 // standard streams. Tests build their own.
 type Env struct {
 	Args    []string // without the program name

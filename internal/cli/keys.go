@@ -18,10 +18,6 @@ import (
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/server"
 )
 
-// defaultKeyLifetime is how long a new key is valid when --expires is not
-// given: one year.
-const defaultKeyLifetime = 365 * 24 * time.Hour
-
 // defaultActor is written to creatd_by and last_updatd_by when the command
 // line names nobody. The columns hold at most 11 characters.
 const defaultActor = "cli"
@@ -96,6 +92,7 @@ func createKey(ctx context.Context, env Env, args []string) error {
 	flags := newKeysFlags("create", env.Stderr)
 	userID := flags.String("user", "", "user id the key belongs to (required, at most 128 characters)")
 	scopes := flags.String("scopes", "", `comma-separated scopes, e.g. "query/*, mutation/create_flow_run" (required)`)
+	// One year when --expires is not given.
 	expires := flags.String("expires", "365d", "lifetime (90d, 12h) or expiry date (2027-12-31 or RFC 3339), UTC")
 	createdBy := flags.String("created-by", defaultActor, "name written to creatd_by (at most 11 characters)")
 	replace := flags.Bool("replace", false, "overwrite the user's existing key")

@@ -27,7 +27,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 
 	level := logging.NewLevel(cfg.LogLevel)
 	logger := slog.New(logging.NewHandler(env.Stdout, string(cfg.LogFormat), level))
-	// Start and stop lines are written whatever LOG_LEVEL says, so that the
+	// Start and stop lines are written whatever LOG_LEVEL is, so that the
 	// effective configuration is always in the log.
 	lifecycle := slog.New(logging.NewHandler(env.Stdout, string(cfg.LogFormat), slog.LevelInfo))
 

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// bufferWriter is a ResponseWriter that keeps the answer in memory, up to a
+// bufferWriter is a ResponseWriter that keeps the response in memory, up to a
 // limit, so that a partly forwarded batch can be merged.
 type bufferWriter struct {
 	header   http.Header
@@ -41,11 +41,11 @@ func (b *bufferWriter) Write(data []byte) (int, error) {
 	return b.body.Write(data)
 }
 
-// copyTo passes the buffered answer on unchanged, or a 502 when it did not
+// copyTo passes the buffered response on unchanged, or a 502 when it did not
 // fit the limit.
 func (b *bufferWriter) copyTo(w http.ResponseWriter) {
 	if b.overflow {
-		writeJSON(w, http.StatusBadGateway, graphqlError("the Prefect API's answer to the batch is too large to merge", "BAD_GATEWAY"))
+		writeJSON(w, http.StatusBadGateway, graphqlError("the Prefect API's response to the batch is too large to merge", "BAD_GATEWAY"))
 		return
 	}
 	copyHeaders(w.Header(), b.header)
@@ -66,4 +66,4 @@ func copyHeaders(dst, src http.Header) {
 	}
 }
 
-var errBufferFull = errors.New("buffered answer exceeds its limit")
+var errBufferFull = errors.New("buffered response exceeds its limit")

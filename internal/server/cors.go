@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Headers that the proxy's CORS answers allow and expose. Browsers send
-// preflights without credentials, so preflights are answered here and never
+// Headers that the proxy's CORS responses allow and expose. Browsers send
+// preflights without credentials, so the proxy responds to preflights itself and never
 // authenticated.
 const (
 	corsAllowMethods  = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -15,7 +15,7 @@ const (
 	corsExposeHeaders = "X-Request-Id"
 )
 
-// corsResponseHeaders are removed from upstream answers because the proxy
+// corsResponseHeaders are removed from upstream responses because the proxy
 // sets them itself, and a browser rejects a response that carries
 // Access-Control-Allow-Origin twice.
 var corsResponseHeaders = []string{
@@ -72,9 +72,9 @@ func isPreflight(r *http.Request) bool {
 		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// answerPreflight answers a preflight. The requested headers are reflected,
+// respondToPreflight responds to a preflight. The requested headers are reflected,
 // because the Prefect 1 UI sends a long, version-dependent list of them.
-func (c cors) answerPreflight(w http.ResponseWriter, r *http.Request) {
+func (c cors) respondToPreflight(w http.ResponseWriter, r *http.Request) {
 	header := w.Header()
 	if origin := c.allowedOrigin(r); origin != "" {
 		header.Set("Access-Control-Allow-Origin", origin)

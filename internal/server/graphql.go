@@ -16,7 +16,7 @@ import (
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/scope"
 )
 
-// maxMergedAnswerBytes bounds the upstream answer to a partly forwarded
+// maxMergedAnswerBytes bounds the upstream response to a partly forwarded
 // batch, which must be held in memory to put results back in their
 // positions. 64 MiB is far above what a Prefect 1 UI batch returns.
 const maxMergedAnswerBytes = 64 << 20
@@ -47,23 +47,21 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		// carries its row, so the audit trail names its user.
 		graphql.DenyAll(parsed, denialOf(err))
 		s.recordElements(r, parsed, credential, identity.Key.UserID)
-		s.answerLocally(w, r, parsed)
+		s.respondLocally(w, r, parsed)
 		return
 	}
 	infoFrom(r.Context()).UserID = identity.Key.UserID
 
 	grant, _ := identity.Grant.(*scope.Grant)
 	graphql.Authorize(parsed, grant)
-	if !s.answerLogins(w, r, parsed, identity.Key.UserID) {
-		return
-	}
+	s.prepareLogins(r, parsed, identity.Key.UserID)
 	s.recordElements(r, parsed, credential, identity.Key.UserID)
 
 	switch forwarded := parsed.ForwardCount(); {
 	case forwarded == len(parsed.Elements):
 		s.forward(w, r, body)
 	case forwarded == 0:
-		s.answerLocally(w, r, parsed)
+		s.respondLocally(w, r, parsed)
 	default:
 		s.forwardPartialBatch(w, r, parsed)
 	}
@@ -82,7 +80,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	return nil, false
 }
 
-// rejectRequest answers a request that cannot be authorized at all, with
+// rejectRequest responds to a request that cannot be authorized at all, with
 // its status and a GraphQL error body, and audits it.
 func (s *Server) rejectRequest(w http.ResponseWriter, r *http.Request, err error) {
 	var requestErr *graphql.RequestError
@@ -118,9 +116,9 @@ func (s *Server) recordRequestDenial(r *http.Request, decision authz.Decision, c
 	s.audit.Record(r.Context(), event)
 }
 
-// answerLogins answers the Prefect 1 CLI's Cloud login operations itself.
-// It returns false when it has written a complete answer already.
-func (s *Server) answerLogins(w http.ResponseWriter, r *http.Request, parsed *graphql.Request, userID string) bool {
+// prepareLogins prepares the local responses to the Prefect 1 CLI's Cloud
+// login operations. Any valid key may log in, whatever its scopes.
+func (s *Server) prepareLogins(r *http.Request, parsed *graphql.Request, userID string) {
 	for i := range parsed.Elements {
 		element := &parsed.Elements[i]
 		operation := element.Operation()
@@ -140,7 +138,6 @@ func (s *Server) answerLogins(w http.ResponseWriter, r *http.Request, parsed *gr
 		element.Local = login.Answer(tenant, userID)
 		element.Decision = authz.Allowed(authz.ReasonCloudLogin, "")
 	}
-	return true
 }
 
 // recordElements audits every denied element and every mutation, and
@@ -230,12 +227,12 @@ func requestDecision(parsed *graphql.Request) authz.Decision {
 	return parsed.Elements[0].Decision
 }
 
-// answerLocally answers a request of which no element goes upstream.
-func (s *Server) answerLocally(w http.ResponseWriter, r *http.Request, parsed *graphql.Request) {
-	answer, err := graphql.MergeResponse(parsed, nil)
+// respondLocally responds to a request of which no element goes upstream.
+func (s *Server) respondLocally(w http.ResponseWriter, r *http.Request, parsed *graphql.Request) {
+	response, err := graphql.MergeResponse(parsed, nil)
 	if err != nil {
-		s.logger.Error("build local answer failed", logging.KeyRequestID, infoFrom(r.Context()).ID, logging.KeyError, err)
-		writeJSON(w, http.StatusInternalServerError, graphqlError("the proxy failed to build its answer", "INTERNAL_SERVER_ERROR"))
+		s.logger.Error("build local response failed", logging.KeyRequestID, infoFrom(r.Context()).ID, logging.KeyError, err)
+		writeJSON(w, http.StatusInternalServerError, graphqlError("the proxy failed to build its response", "INTERNAL_SERVER_ERROR"))
 		return
 	}
 
@@ -244,7 +241,7 @@ func (s *Server) answerLocally(w http.ResponseWriter, r *http.Request, parsed *g
 	if !first.Allow && (!parsed.Batch || allSame(parsed)) {
 		status = s.denialStatus(first)
 	}
-	writeRaw(w, status, answer)
+	writeRaw(w, status, response)
 }
 
 // allSame reports whether every element has the same reason, as when a
@@ -275,7 +272,7 @@ func (s *Server) forwardPublic(w http.ResponseWriter, r *http.Request, parsed *g
 }
 
 // forwardPartialBatch forwards the allowed elements of a batch, waits for
-// the upstream's array and answers an array in the request's order, with
+// the upstream's array and responds with an array in the request's order, with
 // an error at each denied position.
 func (s *Server) forwardPartialBatch(w http.ResponseWriter, r *http.Request, parsed *graphql.Request) {
 	body, err := graphql.ForwardBody(parsed)
@@ -285,7 +282,7 @@ func (s *Server) forwardPartialBatch(w http.ResponseWriter, r *http.Request, par
 		return
 	}
 
-	// The answer is merged as JSON, so it must arrive uncompressed.
+	// The response is merged as JSON, so it must arrive uncompressed.
 	r.Header.Del("Accept-Encoding")
 	buffer := newBufferWriter(maxMergedAnswerBytes)
 	s.forward(buffer, r, body)
@@ -297,8 +294,8 @@ func (s *Server) forwardPartialBatch(w http.ResponseWriter, r *http.Request, par
 
 	merged, err := graphql.MergeResponse(parsed, buffer.body.Bytes())
 	if err != nil {
-		s.logger.Error("merge batch answer failed", logging.KeyRequestID, infoFrom(r.Context()).ID, logging.KeyError, err)
-		writeJSON(w, http.StatusBadGateway, graphqlError("the Prefect API answered the batch in an unexpected shape", "BAD_GATEWAY"))
+		s.logger.Error("merge batch response failed", logging.KeyRequestID, infoFrom(r.Context()).ID, logging.KeyError, err)
+		writeJSON(w, http.StatusBadGateway, graphqlError("the Prefect API returned a batch response of an unexpected shape", "BAD_GATEWAY"))
 		return
 	}
 

@@ -97,7 +97,7 @@ func isTrusted(address netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// statusWriter records the status and size of an answer for the access log.
+// statusWriter records the status and size of a response for the access log.
 // Unwrap lets http.ResponseController reach the connection's Flush and
 // Hijack, which streaming and websocket upgrades need.
 type statusWriter struct {

@@ -22,7 +22,7 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// denialStatus returns the HTTP status of a GraphQL answer whose every
+// denialStatus returns the HTTP status of a GraphQL response whose every
 // element is denied. The Prefect 1 CLI prints a clean message only for
 // HTTP 200, so 200 is the default; GRAPHQL_DENIAL_STATUS=http gives 401 and
 // 403. A store outage is 503 either way: it is not a denial of the key, and
@@ -41,7 +41,7 @@ func (s *Server) denialStatus(decision authz.Decision) int {
 	return http.StatusForbidden
 }
 
-// upstreamError answers a request whose upstream could not be reached or
+// upstreamError responds to a request whose upstream could not be reached or
 // timed out, with a GraphQL error body so that clients show a message.
 func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	info := infoFrom(r.Context())
@@ -54,7 +54,7 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, status in
 	message := "the Prefect API behind the proxy is unreachable"
 	code := "BAD_GATEWAY"
 	if status == http.StatusGatewayTimeout {
-		message = "the Prefect API behind the proxy did not answer in time"
+		message = "the Prefect API behind the proxy did not respond in time"
 		code = "GATEWAY_TIMEOUT"
 	}
 	writeJSON(w, status, graphqlError(message, code))

@@ -131,7 +131,7 @@ func (s *Server) forwardPublicREST(w http.ResponseWriter, r *http.Request, path 
 }
 
 // isWrite reports whether a method may change state. Reading POST routes
-// (filters, counts) are told apart by the route table; this coarse test is
+// (filters, counts) are recognized by the route table; this coarse test is
 // only for ALLOW_PUBLIC_ACCESS, where no table lookup is made.
 func isWrite(method string) bool {
 	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
@@ -169,10 +169,10 @@ func (s *Server) restEvent(r *http.Request, result rest.Result, credential authn
 	return event
 }
 
-// denyREST answers a refused REST request as Prefect's own errors look, so
+// denyREST responds to a refused REST request as Prefect's own errors look, so
 // both UIs show the detail: 401 for authentication, 403 for authorization.
 // The body never contains "Invalid CSRF token" (the Prefect client would
-// retry) and the answer never carries Prefect-Maintenance (it would retry
+// retry) and the response never carries Prefect-Maintenance (it would retry
 // forever).
 func (s *Server) denyREST(w http.ResponseWriter, r *http.Request, status int, result rest.Result, credential authn.Credential, userID string) {
 	info := infoFrom(r.Context())
@@ -207,7 +207,7 @@ func isUISettings(r *http.Request, path string) bool {
 	return r.Method == http.MethodGet && (path == "/ui-settings" || strings.HasSuffix(path, "/ui-settings"))
 }
 
-// serveUISettings forwards GET /ui-settings and rewrites the answer so that
+// serveUISettings forwards GET /ui-settings and rewrites the response so that
 // the UIs show their login form and call the proxy's API URL.
 func (s *Server) serveUISettings(w http.ResponseWriter, r *http.Request) {
 	r.Header.Set("Accept-Encoding", "identity")

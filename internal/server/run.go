@@ -66,8 +66,8 @@ func (s *Server) httpServer(handler http.Handler) *http.Server {
 		Handler:           handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
-		// No read or write timeout: uploads and streamed answers may take
-		// long, and the upstream timeout bounds the wait for an answer.
+		// No read or write timeout: uploads and streamed responses may take
+		// long, and the upstream timeout bounds the wait for a response.
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 }

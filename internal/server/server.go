@@ -168,7 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isPreflight(r) {
-		s.cors.answerPreflight(recorder, r)
+		s.cors.respondToPreflight(recorder, r)
 		return
 	}
 
@@ -253,8 +253,8 @@ func writeAdminDenial(w http.ResponseWriter, decision authz.Decision) {
 }
 
 // pingUpstream returns a readiness check that succeeds when the upstream
-// answers HTTP without a server error: Apollo answers a bare GET with 400,
-// which still proves it is up, and Prefect 2/3 answer GET <mount>/health.
+// responds without a server error: Apollo responds to a bare GET with 400,
+// which still proves it is up, and Prefect 2/3 respond to GET <mount>/health.
 func (s *Server) pingUpstream(client *http.Client) func(context.Context) error {
 	target := s.cfg.APIServiceURL.String()
 	if s.cfg.Mode() == config.ModeREST {

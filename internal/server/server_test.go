@@ -23,7 +23,7 @@ import (
 const testTenantID = "0f4c5a3e-1111-4b5a-9c1d-8c2f9a0b7e61"
 
 // upstreamRecorder is a fake Prefect 1 Apollo server that records what it
-// receives and answers each operation with {"data":{"n":<position>}}.
+// receives and responds to each operation with {"data":{"n":<position>}}.
 type upstreamRecorder struct {
 	mu       sync.Mutex
 	requests []recordedRequest

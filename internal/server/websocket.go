@@ -50,7 +50,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, path str
 	s.websocket.Serve(w, r, session)
 }
 
-// authenticateHeader checks the upgrade's own credential and answers 401
+// authenticateHeader checks the upgrade's own credential and responds with 401
 // or 403 before the upgrade when it fails.
 func (a *socketAuth) authenticateHeader(w http.ResponseWriter, credential authn.Credential) bool {
 	s := a.server
