@@ -17,14 +17,15 @@ const oneQueryBody = `{"query":"query { flow(limit: 10) { id name } }","variable
 
 // uiDocuments are operations in the shape the Prefect 1 UI sends through its
 // batch link: named operations, variables as objects, __typename in every
-// selection set. One of the five is a mutation, so a batch of 25 carries
-// five mutations, and the proxy writes an audit event for each of them.
+// selection set. They are the documents of the authorizer benchmark in
+// internal/authz/graphql. One of the five is a mutation, so a batch of 25
+// carries five mutations, and the proxy writes an audit event for each.
 var uiDocuments = []struct {
 	name, variables, query string
 }{
 	{"Agents", `{}`, "query Agents {\n  agent {\n    id\n    name\n    labels\n    last_queried\n    __typename\n  }\n}\n"},
 	{"FlowRuns", `{"limit": 10, "offset": 0}`, "query FlowRuns($limit: Int, $offset: Int) {\n  flow_run(limit: $limit, offset: $offset, order_by: {start_time: desc}) {\n    id\n    name\n    state\n    start_time\n    flow {\n      id\n      name\n      __typename\n    }\n    __typename\n  }\n}\n"},
-	{"Dashboard", `{"projectId": null}`, "query Dashboard($projectId: uuid) {\n  Success: flow_run_aggregate(where: {state: {_eq: \"Success\"}, flow: {project_id: {_eq: $projectId}}}) {\n    aggregate {\n      count\n      __typename\n    }\n    __typename\n  }\n  Failed: flow_run_aggregate(where: {state: {_eq: \"Failed\"}, flow: {project_id: {_eq: $projectId}}}) {\n    aggregate {\n      count\n      __typename\n    }\n    __typename\n  }\n}\n"},
+	{"Dashboard", `{"projectId": null}`, "query Dashboard($projectId: uuid) {\n  Success: flow_run_aggregate(where: {state: {_eq: \"Success\"}, flow: {project_id: {_eq: $projectId}}}) {\n    aggregate {\n      count\n      __typename\n    }\n    __typename\n  }\n  Failed: flow_run_aggregate(where: {state: {_eq: \"Failed\"}, flow: {project_id: {_eq: $projectId}}}) {\n    aggregate {\n      count\n      __typename\n    }\n    __typename\n  }\n  Running: flow_run_aggregate(where: {state: {_eq: \"Running\"}, flow: {project_id: {_eq: $projectId}}}) {\n    aggregate {\n      count\n      __typename\n    }\n    __typename\n  }\n}\n"},
 	{"Projects", `{}`, "query Projects {\n  projects: project(order_by: {name: asc}) {\n    id\n    name\n    description\n    __typename\n  }\n}\n"},
 	{"SetProjectName", `{"input": {"project_id": "p1", "name": "renamed"}}`, "mutation SetProjectName($input: set_project_name_input!) {\n  set_project_name(input: $input) {\n    success\n    __typename\n  }\n}\n"},
 }

@@ -100,7 +100,21 @@ func New(options Options) Engine {
 			return nil
 		}
 	}
-	return reverse
+	return fullDuplex{reverse}
+}
+
+// fullDuplex lets the upstream's response start while the request body is
+// still being forwarded. Without it Go's HTTP/1 server closes the request
+// body when the response headers are written, and an upstream that answers
+// before reading the whole body gets a truncated request.
+type fullDuplex struct {
+	next http.Handler
+}
+
+func (f fullDuplex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// HTTP/2 connections are full duplex already and return an error here.
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	f.next.ServeHTTP(w, r)
 }
 
 func rewrite(pr *httputil.ProxyRequest, options Options, strip []string) {

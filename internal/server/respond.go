@@ -41,10 +41,20 @@ func (s *Server) denialStatus(decision authz.Decision) int {
 	return http.StatusForbidden
 }
 
+// statusClientClosed is the status the proxy engine reports when the
+// client cancelled its request, as nginx's 499.
+const statusClientClosed = 499
+
 // upstreamError responds to a request whose upstream could not be reached or
 // timed out, with a GraphQL error body so that clients show a message.
 func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	info := infoFrom(r.Context())
+	if status == statusClientClosed {
+		// The client went away before the upstream responded: nobody reads
+		// a response, and nothing failed on the proxy's side.
+		s.logger.Debug("client closed the request", logging.KeyRequestID, info.ID, logging.KeyError, err)
+		return
+	}
 	s.logger.Error("upstream request failed", logging.KeyRequestID, info.ID,
 		logging.KeyUpstream, s.cfg.APIServiceURL.Redacted(), logging.KeyStatus, status, logging.KeyError, err)
 	if status >= 500 {
