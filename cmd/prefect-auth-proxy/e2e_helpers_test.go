@@ -640,6 +640,9 @@ type clientRequest struct {
 	// Chunked hides the body's length, so it is sent with chunked transfer
 	// encoding and no Content-Length.
 	Chunked bool
+	// Host replaces the Host header, which is the proxy's address when
+	// empty.
+	Host string
 }
 
 // clientResponse is what the client received, with the X-Request-Id the
@@ -705,6 +708,9 @@ func (c *client) do(request clientRequest) (clientResponse, error) {
 	httpRequest, err := http.NewRequest(method, c.baseURL+path, body)
 	if err != nil {
 		return clientResponse{}, fmt.Errorf("build request: %w", err)
+	}
+	if request.Host != "" {
+		httpRequest.Host = request.Host
 	}
 	for name, value := range request.Header {
 		httpRequest.Header.Set(name, value)

@@ -79,6 +79,9 @@ func (s *Server) shutdown(servers []*http.Server) error {
 
 	var errs []error
 	for _, server := range servers {
+		// TODO: Shutdown neither waits for nor closes hijacked connections,
+		// so open websockets end with the process, and the client and the
+		// upstream see 1006 instead of a 1001 close frame.
 		if err := server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down server: %w", err))
 		}

@@ -283,7 +283,13 @@ func (s *Server) pingUpstream(client *http.Client) func(context.Context) error {
 
 // ResolveTenant looks the tenant up in the background at start-up, so the
 // first login does not wait and misconfiguration shows in the log at once.
+// It does nothing in REST mode: Prefect 2 and 3 have no tenants and no
+// GraphQL endpoint, so the query would only reach the UI app and log a
+// misleading warning.
 func (s *Server) ResolveTenant(ctx context.Context) {
+	if s.cfg.Mode() != config.ModeGraphQL {
+		return
+	}
 	tenant, err := s.tenants.Tenant(ctx)
 	if err != nil {
 		s.lifecycle.Warn("tenant not resolved yet; Prefect 1 CLI logins fail until it is", logging.KeyError, err)

@@ -53,10 +53,11 @@ type Result struct {
 	// "POST /api/deployments/{id}/create_flow_run". It is empty for
 	// UI paths and for unknown routes under the mount.
 	Route string
-	// Write is true for a request that may change state: a known route
-	// outside the read, any and public classes, or a method other than GET
-	// and HEAD on an unknown route. The audit trail records every allowed
-	// write.
+	// Write is true for a request that the audit trail records when it is
+	// allowed: a known route whose class for this request includes none of
+	// read, any and public, or a method other than GET and HEAD on an
+	// unknown route. Reads of secret values (ClassSecret) count, so that
+	// they are audited too.
 	Write bool
 }
 
@@ -83,7 +84,10 @@ func Authorize(req RequestFacts, grant *scope.Grant, roles *RoleTable) Result {
 
 	route := &table.routes[position]
 	class, ruleHolds := route.classFor(&req)
-	result := Result{Route: route.nameUnder(base), Write: class&^(ClassRead|ClassAny|ClassPublic) != 0}
+	// A class with a read bit is a read even when it has a write bit too:
+	// POST /work_queues/{id}/get_runs with X-Prefect-Ui: true is
+	// read|runtime and changes nothing.
+	result := Result{Route: route.nameUnder(base), Write: class&(ClassRead|ClassAny|ClassPublic) == 0}
 	if route.Class == ClassPublic {
 		result.Decision = authz.Allowed(authz.ReasonPublicRoute, "")
 		return result

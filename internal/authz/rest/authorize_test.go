@@ -370,3 +370,47 @@ func containsLine(lines []string, want string) bool {
 	}
 	return false
 }
+
+// TestAuthorizeWrite checks which allowed requests count as writes for the
+// audit trail: state changes and secret reads, but not a read that a
+// header rule distinguishes from a write.
+func TestAuthorizeWrite(t *testing.T) {
+	uiHeader := http.Header{"X-Prefect-Ui": {"true"}}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		query  string
+		header http.Header
+		write  bool
+	}{
+		{name: "read", method: http.MethodGet, path: "/api/flows/1"},
+		{name: "filter", method: http.MethodPost, path: "/api/flow_runs/filter"},
+		{name: "probe", method: http.MethodGet, path: "/api/health"},
+		{name: "version check", method: http.MethodGet, path: "/api/admin/version"},
+		{name: "get_runs from the UI", method: http.MethodPost, path: "/api/work_queues/1/get_runs", header: uiHeader},
+		{name: "get_runs as an agent", method: http.MethodPost, path: "/api/work_queues/1/get_runs", write: true},
+		{name: "secret read", method: http.MethodGet, path: "/api/block_documents/1", query: "include_secrets=true", write: true},
+		{name: "set_state", method: http.MethodPost, path: "/api/flow_runs/1/set_state", write: true},
+		{name: "delete", method: http.MethodDelete, path: "/api/flows/1", write: true},
+		{name: "unknown GET", method: http.MethodGet, path: "/api/not_a_route"},
+		{name: "unknown POST", method: http.MethodPost, path: "/api/not_a_route", write: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			query, err := url.ParseQuery(tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			facts := RequestFacts{Method: tc.method, Path: tc.path, Query: query, Header: tc.header}
+			result := Authorize(facts, mustGrant(t, "role/owner"), testRoles(t))
+
+			if !result.Decision.Allow {
+				t.Fatalf("denied for the owner: %+v", result.Decision)
+			}
+			if result.Write != tc.write {
+				t.Errorf("Write = %v, want %v", result.Write, tc.write)
+			}
+		})
+	}
+}
