@@ -124,7 +124,7 @@ func (s *Server) forwardPublicREST(w http.ResponseWriter, r *http.Request, path 
 		return
 	}
 	if isAPI && proxy.IsWebSocketUpgrade(r) {
-		s.websocket.Serve(w, r, proxy.WebSocketSession{HeaderAuthenticated: true})
+		s.serveSocket(w, r, proxy.WebSocketSession{HeaderAuthenticated: true})
 		return
 	}
 	s.engine.ServeHTTP(w, r)

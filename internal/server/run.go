@@ -77,11 +77,12 @@ func (s *Server) shutdown(servers []*http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 
+	// Shutdown neither waits for nor closes hijacked connections, so open
+	// websockets are told first: each closes both sides with 1001.
+	s.stopSockets()
+
 	var errs []error
 	for _, server := range servers {
-		// TODO: Shutdown neither waits for nor closes hijacked connections,
-		// so open websockets end with the process, and the client and the
-		// upstream see 1006 instead of a 1001 close frame.
 		if err := server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down server: %w", err))
 		}

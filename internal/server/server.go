@@ -49,6 +49,10 @@ type Server struct {
 	// Prefect server's own Authorization.
 	upstreamHeaders http.Header
 
+	// sockets is cancelled on shutdown to close open websockets.
+	sockets     context.Context
+	stopSockets context.CancelFunc
+
 	// REST mode only.
 	roles        *rest.RoleTable
 	publicRoutes *rest.PublicRoutes
@@ -82,6 +86,7 @@ func New(cfg config.Config, options Options) (*Server, error) {
 	if s.lifecycle == nil {
 		s.lifecycle = s.logger
 	}
+	s.sockets, s.stopSockets = context.WithCancel(context.Background())
 
 	s.authn = authn.New(options.Store, authn.Options{
 		TTL:         cfg.KeyCacheTTL,
@@ -300,6 +305,7 @@ func (s *Server) ResolveTenant(ctx context.Context) {
 
 // Close releases the key store.
 func (s *Server) Close() error {
+	s.stopSockets()
 	return s.store.Close()
 }
 

@@ -47,7 +47,18 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, path str
 		}
 		session.HeaderAuthenticated = true
 	}
-	s.websocket.Serve(w, r, session)
+	s.serveSocket(w, r, session)
+}
+
+// serveSocket relays a websocket until either side closes it or the proxy
+// shuts down.
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, session proxy.WebSocketSession) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.sockets, cancel)
+	defer stop()
+
+	s.websocket.Serve(w, r.WithContext(ctx), session)
 }
 
 // authenticateHeader checks the upgrade's own credential and responds with 401
