@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/keystore"
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/logging"
 )
 
@@ -28,7 +29,13 @@ type Guard func(w http.ResponseWriter, r *http.Request, area string) (userID str
 // Cache is the key cache as the admin endpoints control it.
 type Cache interface {
 	Reset()
+	// Forget removes the entry of one key.
 	Forget(secret string) bool
+	// ForgetHash removes the entry of the key whose stored form is hash
+	// ("sha256:<hex>").
+	ForgetHash(hash string) bool
+	// ForgetUser removes the entries of a user's keys and returns how many.
+	ForgetUser(userID string) int
 }
 
 // Check is one readiness dependency, such as the key store or the upstream.
@@ -102,8 +109,10 @@ func (e *Endpoints) readiness(w http.ResponseWriter, r *http.Request) {
 		cancel()
 
 		if err != nil {
+			// The probe is public, so the details (addresses, database
+			// names) go to the log only.
 			status = http.StatusServiceUnavailable
-			results[check.Name] = err.Error()
+			results[check.Name] = "unavailable"
 			e.options.Logger.Warn("readiness check failed", "check", check.Name, logging.KeyError, err)
 			continue
 		}
@@ -149,11 +158,31 @@ func (e *Endpoints) forgetKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	secret := strings.TrimPrefix(r.URL.Path, "/cache/")
-	removed := e.options.Cache.Forget(secret)
-	// The key itself is never logged, only whether it was cached.
-	e.options.Logger.Info("key removed from cache", logging.KeyUserID, userID, "was_cached", removed)
-	writeJSON(w, http.StatusOK, map[string]bool{"removed": removed})
+	target := strings.TrimPrefix(r.URL.Path, "/cache/")
+	removed := e.forget(target)
+	// The target may be a key, so it is never logged.
+	e.options.Logger.Info("key removed from cache", logging.KeyUserID, userID, "entries", removed)
+	writeJSON(w, http.StatusOK, map[string]any{"removed": removed > 0, "entries": removed})
+}
+
+// forget removes the cache entries that target names: a key, a stored hash
+// ("sha256:<hex>", as the key table holds it), or a user id, which is what
+// an administrator knows after revoking a key.
+func (e *Endpoints) forget(target string) int {
+	if keystore.IsHashed(target) {
+		return boolCount(e.options.Cache.ForgetHash(target))
+	}
+	if e.options.Cache.Forget(target) {
+		return 1
+	}
+	return e.options.Cache.ForgetUser(target)
+}
+
+func boolCount(removed bool) int {
+	if removed {
+		return 1
+	}
+	return 0
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

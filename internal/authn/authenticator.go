@@ -340,8 +340,12 @@ func (a *Authenticator) Reset() {
 // one. Requests that join a lookup of that secret already running still get
 // its result, but the result is not cached.
 func (a *Authenticator) Forget(secret string) bool {
-	hash := keystore.Hash(secret)
+	return a.ForgetHash(keystore.Hash(secret))
+}
 
+// ForgetHash removes the cache entry of the key whose stored form is hash
+// (keystore.Hash of the key), and reports whether there was one.
+func (a *Authenticator) ForgetHash(hash string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 

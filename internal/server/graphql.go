@@ -156,7 +156,7 @@ func (s *Server) recordElements(r *http.Request, parsed *graphql.Request, creden
 			Allow: element.Decision.Allow, Reason: element.Decision.Reason, Scope: element.Decision.Scope,
 			Message: element.Decision.Message, UserID: userID, RequestID: info.ID, Client: info.Client,
 			Method: r.Method, Path: r.URL.Path, OperationType: operationType, OperationName: operationName,
-			RootFields: fields, Variables: variablesText(element), Index: -1,
+			RootFields: fields, Variables: variablesText(element, credential.Secret()), Index: -1,
 		}
 		if parsed.Batch {
 			event.Index = i
@@ -205,11 +205,13 @@ func appendUnique(list []string, value string) []string {
 	return append(list, value)
 }
 
-func variablesText(element *graphql.Element) string {
+// variablesText returns an element's variables for the audit trail, with
+// credentials and the request's own key masked.
+func variablesText(element *graphql.Element, secret string) string {
 	if element.Variables == nil {
 		return ""
 	}
-	encoded, err := json.Marshal(element.Variables)
+	encoded, err := json.Marshal(audit.RedactVariables(element.Variables, secret))
 	if err != nil {
 		return ""
 	}

@@ -40,6 +40,7 @@ func (s *Server) Serve(ctx context.Context, listener net.Listener) error {
 		s.lifecycle.Info("metrics listening", "address", metricsListener.Addr().String())
 	}
 
+	s.reportKeyStore(ctx)
 	go s.ResolveTenant(ctx)
 
 	failed := make(chan error, len(servers))

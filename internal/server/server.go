@@ -125,7 +125,7 @@ func New(cfg config.Config, options Options) (*Server, error) {
 		OverrideDuration: cfg.LogLevelOverrideDuration,
 		Logger:           s.logger.With(logging.KeyComponent, "admin"),
 		Checks: []admin.Check{
-			{Name: "key_store", Check: options.Store.Ping},
+			{Name: "key_store", Check: s.checkKeyStore},
 			{Name: "upstream", Check: s.pingUpstream(upstreamClient)},
 		},
 	})

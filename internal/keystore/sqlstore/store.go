@@ -435,7 +435,7 @@ func (s *Store) timeValue(t time.Time) any {
 // the table is missing, it adds keystore.ErrTableMissing and a hint.
 func (s *Store) wrap(op string, err error) error {
 	if s.dialect.IsMissingTable(err) {
-		return fmt.Errorf("%s: %w in %s, so create it or enable table creation: %w", op, keystore.ErrTableMissing, s.database, err)
+		return fmt.Errorf("%s: %w in %s, so create it: prefect-auth-proxy keys create makes it when it is missing: %w", op, keystore.ErrTableMissing, s.database, err)
 	}
 
 	if errors.Is(err, context.DeadlineExceeded) {
