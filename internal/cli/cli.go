@@ -71,5 +71,5 @@ func dispatch(ctx context.Context, env Env) error {
 		printUsage(env.Stdout)
 		return nil
 	}
-	return &usageError{message: fmt.Sprintf("unknown command %q", command), hint: "prefect-auth-proxy --help"}
+	return &usageError{message: fmt.Sprintf("unknown command %q", command), hint: "prefect-auth-proxy help"}
 }

@@ -27,6 +27,10 @@ func keys(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
 		return &usageError{message: "keys needs a subcommand: create, list, revoke or hash-existing", hint: "prefect-auth-proxy help"}
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(env.Stdout)
+		return flag.ErrHelp
+	}
 
 	subcommand, args := args[0], args[1:]
 	switch subcommand {
@@ -280,7 +284,7 @@ func revokeKey(ctx context.Context, env Env, args []string) error {
 		}
 		return fmt.Errorf("revoke key: %w", err)
 	}
-	fmt.Fprintf(env.Stderr, "Revoked the key of %s. Running proxies stop accepting it within KEY_CACHE_TTL (default 30 minutes), or at once after DELETE /cache/{key} or POST /cache/reset.\n", *userID)
+	fmt.Fprintf(env.Stderr, "Revoked the key of %s. Running proxies stop accepting it within KEY_CACHE_TTL (default 30 minutes), or at once after DELETE /cache/%s on each of them.\n", *userID, *userID)
 	return nil
 }
 

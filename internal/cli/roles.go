@@ -20,10 +20,10 @@ func roles(env Env, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return &usageError{message: err.Error(), hint: "prefect-auth-proxy roles --help"}
+		return &usageError{message: err.Error(), hint: "prefect-auth-proxy help"}
 	}
 	if flags.NArg() > 0 {
-		return &usageError{message: fmt.Sprintf("unexpected argument %q", flags.Arg(0)), hint: "prefect-auth-proxy roles --help"}
+		return &usageError{message: fmt.Sprintf("unexpected argument %q", flags.Arg(0)), hint: "prefect-auth-proxy help"}
 	}
 
 	list := prefect.RolesUnder(*basePath)

@@ -22,7 +22,7 @@ func serve(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if err != nil {
-		return &usageError{message: err.Error(), hint: "prefect-auth-proxy --help"}
+		return &usageError{message: err.Error(), hint: "prefect-auth-proxy help"}
 	}
 
 	level := logging.NewLevel(cfg.LogLevel)

@@ -30,7 +30,7 @@ Examples:
   API_SERVICE_URL=http://apollo:4200/graphql prefect-auth-proxy
   prefect-auth-proxy keys create --user alice --scopes "query/*, mutation/create_flow_run" --expires 90d
 
-Settings (flags override environment variables, which override --env-file):
+Flags override environment variables, which override files read with --env-file FILE.
 `
 
 func printUsage(w io.Writer) {

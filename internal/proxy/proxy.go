@@ -46,6 +46,10 @@ type Options struct {
 	// StripResponseHeaders are removed from upstream answers, for example
 	// CORS headers that the proxy sets itself.
 	StripResponseHeaders []string
+	// TrustForwarded reports whether a request comes from a trusted proxy,
+	// whose X-Forwarded-For chain and X-Forwarded-Host and -Proto are passed
+	// on instead of being replaced. Nil trusts nobody.
+	TrustForwarded func(r *http.Request) bool
 	// ErrorHandler writes the answer when the upstream cannot be reached or
 	// times out. status is 502 or 504.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
@@ -122,13 +126,34 @@ func rewrite(pr *httputil.ProxyRequest, options Options, strip []string) {
 	if options.KeepClientHost {
 		pr.Out.Host = pr.In.Host
 	}
-	pr.SetXForwarded()
+	setForwarded(pr, options.TrustForwarded != nil && options.TrustForwarded(pr.In))
 
 	for _, name := range strip {
 		pr.Out.Header.Del(name)
 	}
 	for name, values := range options.SetHeaders {
 		pr.Out.Header[name] = values
+	}
+}
+
+// setForwarded sets X-Forwarded-For, -Host and -Proto. For a trusted proxy
+// the client's chain is extended and its Host and Proto are kept, so the
+// upstream sees the scheme and host the browser used; for anyone else
+// they describe the direct connection only.
+func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
+	if !trusted {
+		pr.SetXForwarded()
+		return
+	}
+
+	if chain := pr.In.Header.Values("X-Forwarded-For"); len(chain) > 0 {
+		pr.Out.Header["X-Forwarded-For"] = chain
+	}
+	pr.SetXForwarded()
+	for _, name := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if value := pr.In.Header.Get(name); value != "" {
+			pr.Out.Header.Set(name, value)
+		}
 	}
 }
 

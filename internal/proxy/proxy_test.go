@@ -169,3 +169,42 @@ func TestForwardStreamsBeforeUpstreamEnds(t *testing.T) {
 		t.Errorf("rest = %q", rest)
 	}
 }
+
+func TestForwardedHeadersFromTrustedProxy(t *testing.T) {
+	cases := []struct {
+		name      string
+		trusted   bool
+		wantFor   string
+		wantProto string
+		wantHost  string
+	}{
+		{name: "trusted", trusted: true, wantFor: "203.0.113.9, 192.0.2.1", wantProto: "https", wantHost: "prefect.example.com"},
+		{name: "untrusted", trusted: false, wantFor: "192.0.2.1", wantProto: "http", wantHost: "proxy.internal"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := make(chan recorded, 1)
+			upstream := newUpstream(t, seen)
+			target, _ := url.Parse(upstream.URL)
+			engine := New(Options{Target: target, TrustForwarded: func(*http.Request) bool { return tc.trusted }})
+
+			request := httptest.NewRequest(http.MethodGet, "http://proxy.internal/api/health", nil)
+			request.RemoteAddr = "192.0.2.1:4000"
+			request.Header.Set("X-Forwarded-For", "203.0.113.9")
+			request.Header.Set("X-Forwarded-Proto", "https")
+			request.Header.Set("X-Forwarded-Host", "prefect.example.com")
+			engine.ServeHTTP(httptest.NewRecorder(), request)
+			got := <-seen
+
+			if value := got.header.Get("X-Forwarded-For"); value != tc.wantFor {
+				t.Errorf("X-Forwarded-For = %q, want %q", value, tc.wantFor)
+			}
+			if value := got.header.Get("X-Forwarded-Proto"); value != tc.wantProto {
+				t.Errorf("X-Forwarded-Proto = %q, want %q", value, tc.wantProto)
+			}
+			if value := got.header.Get("X-Forwarded-Host"); value != tc.wantHost {
+				t.Errorf("X-Forwarded-Host = %q, want %q", value, tc.wantHost)
+			}
+		})
+	}
+}

@@ -106,6 +106,9 @@ type WebSocketOptions struct {
 	// attaches on its own (a cookie or cached Basic credentials), or another
 	// site's page could open an authenticated websocket.
 	CheckOrigin func(r *http.Request) bool
+	// TrustForwarded reports whether the upgrade comes from a trusted proxy
+	// whose X-Forwarded-* headers are passed on, as in Options.
+	TrustForwarded func(r *http.Request) bool
 	// HandshakeTimeout bounds writing the 101 response to the client and the
 	// upstream's upgrade handshake. Default 10 s.
 	HandshakeTimeout time.Duration
@@ -640,9 +643,8 @@ func (relay *WebSocketRelay) upstreamRequest(r *http.Request) (*url.URL, http.He
 		Out: &http.Request{URL: &in, Header: header},
 	}
 	proxyRequest.SetURL(relay.target)
-	// SetXForwarded sets X-Forwarded-Host and -Proto, and appends the client
-	// address to an X-Forwarded-For that ForwardHeaders copied, if any.
-	proxyRequest.SetXForwarded()
+	trusted := relay.options.TrustForwarded != nil && relay.options.TrustForwarded(r)
+	setForwarded(&proxyRequest, trusted)
 
 	for name, values := range relay.options.SetHeaders {
 		header[http.CanonicalHeaderKey(name)] = values

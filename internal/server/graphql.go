@@ -132,12 +132,21 @@ func (s *Server) prepareLogins(r *http.Request, parsed *graphql.Request, userID 
 
 		tenant, err := s.tenants.Tenant(r.Context())
 		if err != nil {
-			element.Decision = authz.Denied(authz.ReasonTenantUnknown, "", "the proxy does not know the Prefect tenant: "+err.Error())
+			element.Decision = authz.Denied(authz.ReasonTenantUnknown, "", tenantMessage(err))
 			continue
 		}
 		element.Local = login.Answer(tenant, userID)
 		element.Decision = authz.Allowed(authz.ReasonCloudLogin, "")
 	}
+}
+
+// tenantMessage explains a failed tenant lookup to the client without the
+// upstream's address, which the proxy's log has.
+func tenantMessage(err error) string {
+	if errors.Is(err, prefect.ErrTenantAmbiguous) {
+		return "the proxy cannot choose the Prefect tenant: " + err.Error()
+	}
+	return "the proxy could not read the Prefect tenant from the upstream: set TENANT_ID on the proxy, or check that the upstream is reachable"
 }
 
 // recordElements audits every denied element and every mutation, and

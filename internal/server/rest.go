@@ -114,7 +114,8 @@ func (s *Server) forwardPublicREST(w http.ResponseWriter, r *http.Request, path 
 	if s.cfg.AllowPublicAccess {
 		info.Reason = string(authz.ReasonPublicAccess)
 		if isWrite(r.Method) {
-			s.recordREST(r, rest.Result{Decision: authz.Allowed(authz.ReasonPublicAccess, "")}, authn.Credential{}, "")
+			result := rest.Result{Decision: authz.Allowed(authz.ReasonPublicAccess, ""), Write: true}
+			s.recordREST(r, result, authn.Credential{}, "")
 		}
 	}
 	s.metrics.ObserveRequest(authz.Allowed(authz.Reason(info.Reason), ""), time.Since(info.Start))

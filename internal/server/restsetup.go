@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/authz/rest"
@@ -54,6 +55,8 @@ func (s *Server) buildREST(cfg config.Config, upstreamHeaders http.Header) error
 	relay, err := proxy.NewWebSocketRelay(proxy.WebSocketOptions{
 		Target:         cfg.APIServiceURL,
 		KeepClientHost: cfg.PreserveHost,
+		TrustForwarded: s.fromTrustedProxy,
+		CheckOrigin:    s.checkSocketOrigin,
 		SetHeaders:     upstreamHeaders,
 		UpstreamToken:  upstreamToken,
 		CheckInterval:  cfg.WebSocketCheckInterval,
@@ -64,6 +67,23 @@ func (s *Server) buildREST(cfg config.Config, upstreamHeaders http.Header) error
 	}
 	s.websocket = relay
 	return nil
+}
+
+// checkSocketOrigin accepts websocket upgrades without an Origin (Prefect's
+// Python clients send none) and from origins that CORS allows. With
+// REQUIRE_KEY_FOR_UI, browsers attach cached Basic credentials on their
+// own, so only the proxy's own origin is accepted: another site's page
+// could otherwise open an authenticated socket.
+func (s *Server) checkSocketOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if s.cfg.RequireKeyForUI {
+		parsed, err := url.Parse(origin)
+		return err == nil && parsed.Host == r.Host
+	}
+	return s.cors.allowedOrigin(r) != ""
 }
 
 // fromTrustedProxy reports whether the request's direct peer is one of

@@ -107,6 +107,7 @@ func New(cfg config.Config, options Options) (*Server, error) {
 		Target:                cfg.APIServiceURL,
 		ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		KeepClientHost:        cfg.PreserveHost,
+		TrustForwarded:        s.fromTrustedProxy,
 		StripHeaders:          credentialHeaders,
 		SetHeaders:            upstreamHeaders,
 		StripResponseHeaders:  corsResponseHeaders,
