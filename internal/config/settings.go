@@ -355,7 +355,7 @@ var table = withFlags([]Setting{
 	},
 	{
 		Env: "TRUSTED_PROXIES", Unit: "list",
-		Help: "Comma-separated CIDR prefixes or IP addresses of proxies whose X-Forwarded-For header is trusted. Empty trusts none.",
+		Help: "Comma-separated CIDR prefixes or IP addresses of proxies whose X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto headers are trusted and passed upstream. Empty trusts none.",
 		bind: field(func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }, parsePrefixes,
 			func(prefixes []netip.Prefix) slog.Value { return slog.StringValue(joinPrefixes(prefixes)) }),
 	},
