@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -546,4 +547,46 @@ func mustRequest(t *testing.T, method, url, body string) *http.Request {
 		t.Fatal(err)
 	}
 	return request
+}
+
+func TestForgetCachedKeyByUserOrHash(t *testing.T) {
+	h := newHarness(t, nil, map[string]string{"admin": "admin/*", "viewer": "query/*"})
+	forget := func(target string) string {
+		request := mustRequest(t, http.MethodDelete, h.proxy.URL+"/cache/"+target, "")
+		request.Header.Set("Authorization", "Bearer "+h.keys["admin"])
+		return do(t, request).body
+	}
+	useViewerKey := func() {
+		h.post(t, "/graphql", h.keys["viewer"], jsonType, `{"query":"{ flow { id } }"}`)
+	}
+
+	useViewerKey()
+	if body := forget("viewer"); !strings.Contains(body, `"entries":1`) {
+		t.Errorf("DELETE /cache/viewer = %s, want one entry removed", body)
+	}
+
+	useViewerKey()
+	if body := forget(keystore.Hash(h.keys["viewer"])); !strings.Contains(body, `"removed":true`) {
+		t.Errorf("DELETE /cache/<stored hash> = %s, want the entry removed", body)
+	}
+
+	if body := forget("nobody"); !strings.Contains(body, `"removed":false`) {
+		t.Errorf("DELETE /cache/nobody = %s, want nothing removed", body)
+	}
+}
+
+func TestReadinessFailsWithoutKeyTable(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	db := h.store.(interface{ DB() *sql.DB }).DB()
+	if _, err := db.Exec("DROP TABLE prefect_api_keys"); err != nil {
+		t.Fatal(err)
+	}
+
+	got := do(t, mustRequest(t, http.MethodGet, h.proxy.URL+"/readyz", ""))
+	if got.status != http.StatusServiceUnavailable {
+		t.Errorf("readyz without the key table: status %d, want 503", got.status)
+	}
+	if strings.Contains(got.body, "prefect_api_keys") || strings.Contains(got.body, "keys.db") {
+		t.Errorf("public readyz body shows internal details: %s", got.body)
+	}
 }
