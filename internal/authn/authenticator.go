@@ -47,7 +47,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Compile, when set, turns a key's scopes text into the value stored in
 	// Identity.Grant. It runs once per store lookup, not once per request.
-	Compile func(scopes string) (any, error)
+	Compile func(key keystore.Key) (any, error)
 }
 
 // Stats are the counters of an Authenticator since it was created.
@@ -72,7 +72,7 @@ type Authenticator struct {
 	negativeTTL time.Duration
 	now         func() time.Time
 	logger      *slog.Logger
-	compile     func(scopes string) (any, error)
+	compile     func(key keystore.Key) (any, error)
 
 	cache   *lru.Cache[string, *entry]
 	flights singleflight.Group
@@ -286,7 +286,7 @@ func (a *Authenticator) newEntry(ctx context.Context, key keystore.Key) *entry {
 		return e
 	}
 
-	e.grant, e.grantErr = a.compile(key.Scopes)
+	e.grant, e.grantErr = a.compile(key)
 	if e.grantErr != nil {
 		a.logger.LogAttrs(ctx, slog.LevelWarn, "compile scopes of API key failed",
 			slog.String("user_id", key.UserID),

@@ -629,9 +629,9 @@ func TestRevalidateZeroIdentity(t *testing.T) {
 func TestCompileOncePerLookup(t *testing.T) {
 	type grant struct{ scopes string }
 	var compiles int
-	compile := func(scopes string) (any, error) {
+	compile := func(key keystore.Key) (any, error) {
 		compiles++
-		return &grant{scopes: scopes}, nil
+		return &grant{scopes: key.Scopes}, nil
 	}
 	setup := newTestSetup(t, Options{Compile: compile, TTL: time.Minute})
 	ctx := context.Background()
@@ -663,7 +663,7 @@ func TestCompileOncePerLookup(t *testing.T) {
 }
 
 func TestCompileError(t *testing.T) {
-	compile := func(string) (any, error) {
+	compile := func(keystore.Key) (any, error) {
 		return nil, errors.New(`unknown scope item "quer/*"`)
 	}
 	setup := newTestSetup(t, Options{Compile: compile})
@@ -685,7 +685,7 @@ func TestCompileError(t *testing.T) {
 }
 
 func TestLogsOmitSecret(t *testing.T) {
-	compile := func(string) (any, error) { return nil, errors.New("bad scopes") }
+	compile := func(keystore.Key) (any, error) { return nil, errors.New("bad scopes") }
 	setup := newTestSetup(t, Options{Compile: compile})
 	ctx := context.Background()
 

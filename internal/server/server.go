@@ -134,11 +134,11 @@ func New(cfg config.Config, options Options) (*Server, error) {
 }
 
 // compileScopes turns a key's scopes text into a grant once per key lookup.
-// Items that do not parse grant nothing and are logged.
-func (s *Server) compileScopes(text string) (any, error) {
-	grant, problems := scope.Parse(text)
+// Items that do not parse grant nothing and are logged with the key's user.
+func (s *Server) compileScopes(key keystore.Key) (any, error) {
+	grant, problems := scope.Parse(key.Scopes)
 	for _, problem := range problems {
-		s.logger.Warn("scope item ignored", logging.KeyError, problem)
+		s.logger.Warn("scope item ignored", logging.KeyUserID, key.UserID, logging.KeyError, problem)
 	}
 	return grant, nil
 }
