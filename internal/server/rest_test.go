@@ -17,7 +17,7 @@ import (
 
 // newRESTHarness starts the proxy in REST mode in front of a recording
 // upstream.
-func newRESTHarness(t *testing.T, environ []string, scopes map[string]string) *harness {
+func newRESTHarness(t testing.TB, environ []string, scopes map[string]string) *harness {
 	t.Helper()
 	upstream := &upstreamRecorder{}
 	upstreamServer := httptest.NewServer(upstream)

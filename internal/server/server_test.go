@@ -119,7 +119,7 @@ func newHarness(t *testing.T, environ []string, scopes map[string]string) *harne
 	return startHarness(t, environ, scopes, upstream)
 }
 
-func startHarness(t *testing.T, environ []string, scopes map[string]string, upstream *upstreamRecorder) *harness {
+func startHarness(t testing.TB, environ []string, scopes map[string]string, upstream *upstreamRecorder) *harness {
 	t.Helper()
 	cfg, err := config.Load(nil, environ)
 	if err != nil {
