@@ -1,10 +1,10 @@
 // Package authz holds the decision type shared by the GraphQL and REST
 // authorizers. A decision carries a reason code from one fixed set; the same
 // code is the audit event's reason, the metric label and the error code the
-// client sees.
+// client receives.
 package authz
 
-// Reason is a kebab-case code that says why a request was allowed or denied.
+// Reason is a kebab-case code that explains why a request was allowed or denied.
 type Reason string
 
 // Reasons for allowing a request.
@@ -12,7 +12,7 @@ const (
 	ReasonScopeGranted Reason = "scope-granted"
 	ReasonPublicAccess Reason = "public-access" // ALLOW_PUBLIC_ACCESS is on.
 	ReasonPublicRoute  Reason = "public-route"  // health probes, UI files, preflights.
-	ReasonCloudLogin   Reason = "cloud-login"   // a Prefect Cloud login query that the proxy answers itself.
+	ReasonCloudLogin   Reason = "cloud-login"   // a Prefect Cloud login query that the proxy responds to itself.
 )
 
 // Reasons for denying a request.

@@ -9,14 +9,14 @@ import (
 
 // Root fields of the Prefect 1 CLI's Cloud login (prefect auth login and
 // prefect auth switch-tenants, Prefect 1.4). Prefect Server has no auth_info
-// field and no tenant scoping, so the proxy answers them itself.
+// field and no tenant scoping, so the proxy responds to them itself.
 const (
 	fieldAuthInfo = "auth_info"
 	fieldTenant   = "tenant"
 	fieldTypename = "__typename"
 )
 
-// Login is a parsed Cloud login operation, ready to be answered.
+// Login is a parsed Cloud login operation, ready for a local response.
 type Login struct {
 	fields []*ast.Field
 	where  map[string]tenantFilter
@@ -29,7 +29,7 @@ type tenantFilter struct {
 }
 
 // ParseLogin reports whether an operation is a Cloud login that the proxy
-// answers itself: a query whose root fields are only auth_info and tenant
+// responds to itself: a query whose root fields are only auth_info and tenant
 // with a where argument that selects by id or slug with _eq. Anything else,
 // including tenant without where, goes to the upstream.
 func ParseLogin(operation *ast.OperationDefinition, rootFields []*ast.Field, variables map[string]any) (*Login, bool) {
@@ -62,7 +62,7 @@ func ParseLogin(operation *ast.OperationDefinition, rootFields []*ast.Field, var
 }
 
 // onlySubfields reports whether every selection under field is a plain
-// field among names. Fragments under a login field are not answered locally.
+// field among names. Fragments under a login field are not handled locally.
 func onlySubfields(field *ast.Field, names ...string) bool {
 	for _, selection := range field.SelectionSet {
 		sub, ok := selection.(*ast.Field)

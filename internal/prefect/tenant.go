@@ -1,6 +1,6 @@
-// Package prefect answers what Prefect Cloud would answer in the place of a
+// Package prefect produces what Prefect Cloud would return in the place of a
 // self-hosted server: the Prefect 1 CLI's login queries (auth_info and
-// tenant lookups) and the tenant those answers name.
+// tenant lookups) and the tenant those responses name.
 package prefect
 
 import (
@@ -29,8 +29,8 @@ type Tenant struct {
 // tenant or several, so the proxy cannot choose one.
 var ErrTenantAmbiguous = errors.New("tenant cannot be chosen: set TENANT_ID to the id of the Prefect Server tenant")
 
-// tenantQuery asks the upstream for every tenant. Prefect Server does no
-// tenant scoping, so the answer lists all of them.
+// tenantQuery requests every tenant from the upstream. Prefect Server does no
+// tenant scoping, so the response lists all of them.
 const tenantQuery = `{"query":"query { tenant { id name slug } }"}`
 
 // retryInterval is the minimum time between two upstream tenant lookups
@@ -88,8 +88,8 @@ func (s *TenantSource) Tenant(ctx context.Context) (Tenant, error) {
 	return tenant, nil
 }
 
-// fallback returns what configuration alone knows when the upstream could
-// not complete it: a configured id is enough to answer logins.
+// fallback returns the tenant fields that configuration alone provides when the upstream could
+// not complete it: a configured id is enough to respond to logins.
 func (s *TenantSource) fallback() (Tenant, error) {
 	if s.configured.ID != "" && !errors.Is(s.lastError, ErrTenantAmbiguous) {
 		return s.configured, nil

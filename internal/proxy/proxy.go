@@ -17,7 +17,7 @@ import (
 )
 
 // Engine forwards a request whose decision has been made. ServeHTTP streams
-// the upstream's answer to w.
+// the upstream's response to w.
 type Engine interface {
 	http.Handler
 }
@@ -43,14 +43,14 @@ type Options struct {
 	// SetHeaders are set on every forwarded request after stripping, for
 	// example the upstream's own Authorization.
 	SetHeaders http.Header
-	// StripResponseHeaders are removed from upstream answers, for example
+	// StripResponseHeaders are removed from upstream responses, for example
 	// CORS headers that the proxy sets itself.
 	StripResponseHeaders []string
 	// TrustForwarded reports whether a request comes from a trusted proxy,
 	// whose X-Forwarded-For chain and X-Forwarded-Host and -Proto are passed
-	// on instead of being replaced. Nil trusts nobody.
+	// on instead of being replaced. Nil trusts no proxy.
 	TrustForwarded func(r *http.Request) bool
-	// ErrorHandler writes the answer when the upstream cannot be reached or
+	// ErrorHandler writes the response when the upstream cannot be reached or
 	// times out. status is 502 or 504.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
 }
@@ -89,7 +89,7 @@ func New(options Options) Engine {
 			rewrite(pr, options, strip)
 		},
 		Transport: transport,
-		// -1 flushes after every write, so streamed answers (log downloads,
+		// -1 flushes after every write, so streamed responses (log downloads,
 		// server-sent events) reach the client without waiting.
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -109,7 +109,7 @@ func New(options Options) Engine {
 
 // fullDuplex lets the upstream's response start while the request body is
 // still being forwarded. Without it Go's HTTP/1 server closes the request
-// body when the response headers are written, and an upstream that answers
+// body when the response headers are written, and an upstream that responds
 // before reading the whole body gets a truncated request.
 type fullDuplex struct {
 	next http.Handler
@@ -138,7 +138,7 @@ func rewrite(pr *httputil.ProxyRequest, options Options, strip []string) {
 
 // setForwarded sets X-Forwarded-For, -Host and -Proto. For a trusted proxy
 // the client's chain is extended and its Host and Proto are kept, so the
-// upstream sees the scheme and host the browser used; for anyone else
+// upstream gets the scheme and host the browser used. For other peers
 // they describe the direct connection only.
 func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 	if !trusted {
@@ -163,7 +163,7 @@ func handleError(w http.ResponseWriter, r *http.Request, err error, handler func
 		status = http.StatusGatewayTimeout
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		// The client went away; nobody reads the answer.
+		// The client went away, so no response can be delivered.
 		status = 499
 	}
 	if handler == nil {
