@@ -31,6 +31,7 @@ Examples:
   prefect-auth-proxy keys create --user alice --scopes "query/*, mutation/create_flow_run" --expires 90d
 
 Flags override environment variables, which override files read with --env-file FILE.
+
 `
 
 func printUsage(w io.Writer) {
