@@ -61,20 +61,22 @@ func TestParseWrkOutput(t *testing.T) {
 func TestWrkArgsLowerThreads(t *testing.T) {
 	tests := []struct {
 		threads, connections int
+		method               string
 		want                 string
+		wantMethod           string
 	}{
-		{2, 1, "-t 1 -c 1"},
-		{2, 64, "-t 2 -c 64"},
+		{2, 1, "", "-t 1 -c 1", "POST"},
+		{2, 64, http.MethodGet, "-t 2 -c 64", "GET"},
 	}
 
 	for _, tc := range tests {
-		run := wrkRun{ScriptPath: "s.lua", BodyPath: "b.json", URL: "http://127.0.0.1:1/", Threads: tc.threads, Connections: tc.connections, Duration: 10 * time.Second}
+		run := wrkRun{ScriptPath: "s.lua", BodyPath: "b.json", Method: tc.method, URL: "http://127.0.0.1:1/", Threads: tc.threads, Connections: tc.connections, Duration: 10 * time.Second}
 		got := strings.Join(run.args(), " ")
 		if !strings.HasPrefix(got, tc.want+" -d 10s") {
 			t.Errorf("args = %q, want prefix %q", got, tc.want+" -d 10s")
 		}
-		if !strings.HasSuffix(got, "-s s.lua http://127.0.0.1:1/ -- b.json") {
-			t.Errorf("args = %q, want script, URL and body file at the end", got)
+		if want := "-s s.lua http://127.0.0.1:1/ -- b.json " + tc.wantMethod; !strings.HasSuffix(got, want) {
+			t.Errorf("args = %q, want suffix %q", got, want)
 		}
 	}
 }
@@ -218,21 +220,25 @@ func TestReadCPUCountersOfThisProcess(t *testing.T) {
 
 func TestUpstreamResponse(t *testing.T) {
 	tests := []struct {
-		name      string
-		body      string
-		wantBatch bool
+		name string
+		path string
+		body string
+		want []byte
 	}{
-		{"single request", oneQueryBody, false},
-		{"batch", `[{"query":"{ flow { id } }"}]`, true},
-		{"batch after whitespace", " \n\t[]", true},
-		{"empty body", "", false},
+		{"single request", "/graphql", oneQueryBody, singleResponse},
+		{"batch", "/graphql", `[{"query":"{ flow { id } }"}]`, batchResponse},
+		{"batch after whitespace", "/graphql/", " \n\t[]", batchResponse},
+		{"empty body", "/", "", singleResponse},
+		{"REST read", "/api/flows/" + flowID, "", restResponse},
+		{"REST filter with array body", "/api/flow_runs/filter", "[]", restResponse},
+		{"API mount without slash", "/api", "", singleResponse},
 	}
 
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			response := upstreamResponse([]byte(tc.body))
-			if got := bytes.HasPrefix(response, []byte("[")); got != tc.wantBatch {
-				t.Fatalf("response is a batch = %v, want %v", got, tc.wantBatch)
+			response := upstreamResponse(tc.path, []byte(tc.body))
+			if !bytes.Equal(response, tc.want) {
+				t.Fatalf("response = %.80q, want %.80q", response, tc.want)
 			}
 			if !json.Valid(response) {
 				t.Errorf("response is not valid JSON: %s", response)
@@ -273,6 +279,67 @@ func TestUIBatchBody(t *testing.T) {
 	}
 	if mutations != uiBatchSize/len(uiDocuments) {
 		t.Errorf("batch has %d mutations, want %d", mutations, uiBatchSize/len(uiDocuments))
+	}
+}
+
+func TestScenariosOfModes(t *testing.T) {
+	tests := []struct {
+		modes []apiMode
+		want  []string
+	}{
+		{[]apiMode{modeGraphQL}, []string{"one query", "UI batch of 25"}},
+		{[]apiMode{modeREST}, []string{"GET /api/flows/{id}", "POST /api/flow_runs/filter"}},
+		{[]apiMode{modeREST, modeGraphQL}, []string{"one query", "UI batch of 25", "GET /api/flows/{id}", "POST /api/flow_runs/filter"}},
+	}
+
+	for _, tc := range tests {
+		selected, err := scenarios(tc.modes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range selected {
+			names = append(names, s.Name)
+			if strings.Contains(s.BenchmarkName, "/") {
+				t.Errorf("benchmark name %q of %s contains a slash", s.BenchmarkName, s.Name)
+			}
+			if s.Mode == modeREST && !strings.HasPrefix(s.Path, "/api/") {
+				t.Errorf("REST scenario %s has path %q, want one under /api/", s.Name, s.Path)
+			}
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("scenarios(%v) = %q, want %q", tc.modes, names, tc.want)
+		}
+	}
+
+	if !json.Valid([]byte(flowRunFilterBody)) {
+		t.Errorf("flow run filter body is not valid JSON: %s", flowRunFilterBody)
+	}
+}
+
+func TestParseModes(t *testing.T) {
+	tests := []struct {
+		text      string
+		want      []apiMode
+		wantError bool
+	}{
+		{"graphql,rest", []apiMode{modeGraphQL, modeREST}, false},
+		{" rest ", []apiMode{modeREST}, false},
+		{"rest,rest", []apiMode{modeREST}, false},
+		{"REST", nil, true},
+		{"", nil, true},
+		{"graphql,soap", nil, true},
+	}
+
+	for _, tc := range tests {
+		got, err := parseModes(tc.text)
+		if (err != nil) != tc.wantError {
+			t.Errorf("parseModes(%q) error = %v, want error %v", tc.text, err, tc.wantError)
+			continue
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("parseModes(%q) = %v, want %v", tc.text, got, tc.want)
+		}
 	}
 }
 
@@ -418,25 +485,41 @@ func sendBatches(client *http.Client, address string, body []byte, n int) string
 	return ""
 }
 
-func TestPipelineForwardsBothScenarios(t *testing.T) {
+func TestEveryHandlerForwardsEveryScenario(t *testing.T) {
 	upstream := httptest.NewServer(newUpstreamHandler())
 	defer upstream.Close()
-	pipeline, secret := newPipeline(t, upstream.URL+"/graphql")
-	testScenarios, err := scenarios()
+	handlers := newModeHandlers(t, upstream.URL)
+	testScenarios, err := scenarios(allModes)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	for _, s := range testScenarios {
-		t.Run(s.Name, func(t *testing.T) {
-			response := serveOnce(pipeline, s.Body, "Bearer "+secret)
-			if response.Code != http.StatusOK {
-				t.Fatalf("status = %d, want 200", response.Code)
-			}
-			if !bytes.Equal(response.Body.Bytes(), upstreamResponse(s.Body)) {
-				t.Errorf("response = %.300q, want the upstream's response", response.Body.Bytes())
-			}
-		})
+		for _, h := range handlers[s.Mode] {
+			t.Run(s.BenchmarkName+"/"+h.name, func(t *testing.T) {
+				response := serveOnce(h.handler, s, h.authorization)
+				if response.Code != http.StatusOK {
+					t.Fatalf("status = %d with body %.300q, want 200", response.Code, response.Body.Bytes())
+				}
+				if !bytes.Equal(response.Body.Bytes(), upstreamResponse(s.Path, s.Body)) {
+					t.Errorf("response = %.300q, want the upstream's response", response.Body.Bytes())
+				}
+			})
+		}
+	}
+}
+
+func TestRESTPipelineRejectsWrite(t *testing.T) {
+	// The REST key has role/viewer only, so a write must be refused. This
+	// shows that the REST scenarios pass through the role check.
+	upstream := httptest.NewServer(newUpstreamHandler())
+	defer upstream.Close()
+	handlers := newModeHandlers(t, upstream.URL)
+	proxyHandler := handlers[modeREST][1]
+
+	write := scenario{Mode: modeREST, Method: http.MethodDelete, Path: "/api/flows/" + flowID}
+	if response := serveOnce(proxyHandler.handler, write, proxyHandler.authorization); response.Code != http.StatusForbidden {
+		t.Errorf("DELETE status = %d with body %.300q, want 403", response.Code, response.Body.Bytes())
 	}
 }
 
@@ -452,7 +535,7 @@ func TestVerifyTargetRejectsLocalResponse(t *testing.T) {
 	upstream := httptest.NewServer(newUpstreamHandler())
 	defer upstream.Close()
 
-	query := scenario{Name: "one query", Body: []byte(oneQueryBody)}
+	query := scenario{Name: "one query", Mode: modeGraphQL, Method: http.MethodPost, Body: []byte(oneQueryBody)}
 	err := verifyTarget(context.Background(), target{Name: "denying", URL: denying.URL, Authorization: "Bearer x"}, query)
 	if err == nil || !strings.Contains(err.Error(), "want HTTP 200 with the upstream's response") {
 		t.Errorf("verify denying server: error = %v, want a mismatch", err)
@@ -463,17 +546,24 @@ func TestVerifyTargetRejectsLocalResponse(t *testing.T) {
 }
 
 // TestWrkScriptAgainstUpstream runs the real wrk with request.lua for one
-// second, so that a change to the script's output format fails here.
+// second per case, so that a change to the script's output format or to how
+// it builds a POST or a GET fails here.
 func TestWrkScriptAgainstUpstream(t *testing.T) {
 	binary, err := exec.LookPath("wrk")
 	if err != nil {
 		t.Skip("wrk is not installed (apt-get install -y wrk)")
 	}
-	upstream := httptest.NewServer(newUpstreamHandler())
+
+	var methods sync.Map // request method seen by the upstream, by path
+	upstreamHandler := newUpstreamHandler()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		methods.Store(r.URL.Path, r.Method+" "+r.Header.Get("Content-Type"))
+		upstreamHandler.ServeHTTP(w, r)
+	}))
 	defer upstream.Close()
 
 	dir := t.TempDir()
-	testScenarios, err := scenarios()
+	testScenarios, err := scenarios(allModes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,25 +571,42 @@ func TestWrkScriptAgainstUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	run := wrkRun{
-		Binary: binary, ScriptPath: scriptPath, BodyPath: bodyPaths[1], URL: upstream.URL + "/graphql",
-		Authorization: "Bearer x", Threads: 1, Connections: 1, Duration: time.Second,
-	}
-	result, err := run.Run(context.Background(), os.Environ())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if result.Errors.Total() != 0 {
-		t.Errorf("errors = %+v, want none", result.Errors)
-	}
-	if result.LatencyP50Micros <= 0 || result.LatencyP99Micros < result.LatencyP50Micros {
-		t.Errorf("p50 = %d µs, p99 = %d µs, want 0 < p50 <= p99", result.LatencyP50Micros, result.LatencyP99Micros)
-	}
-	if perRequest := result.Bytes / result.Requests; perRequest < int64(len(batchResponse)) {
-		t.Errorf("bytes per response = %d, want at least the %d-byte batch response", perRequest, len(batchResponse))
-	}
 	if _, err := os.Stat(filepath.Join(dir, "request.lua")); err != nil {
 		t.Errorf("request.lua not written: %v", err)
+	}
+
+	tests := []struct {
+		scenario  int // index in testScenarios
+		urlPath   string
+		wantSeen  string
+		wantBytes int
+	}{
+		{1, "/graphql", "POST application/json", len(batchResponse)},
+		{2, "", "GET ", len(restResponse)},
+	}
+	for _, tc := range tests {
+		s := testScenarios[tc.scenario]
+		t.Run(s.BenchmarkName, func(t *testing.T) {
+			run := wrkRun{
+				Binary: binary, ScriptPath: scriptPath, BodyPath: bodyPaths[tc.scenario], Method: s.Method,
+				URL: upstream.URL + tc.urlPath + s.Path, Authorization: "Bearer x", Threads: 1, Connections: 1, Duration: time.Second,
+			}
+			result, err := run.Run(context.Background(), os.Environ())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if result.Errors.Total() != 0 {
+				t.Errorf("errors = %+v, want none", result.Errors)
+			}
+			if result.LatencyP50Micros <= 0 || result.LatencyP99Micros < result.LatencyP50Micros {
+				t.Errorf("p50 = %d µs, p99 = %d µs, want 0 < p50 <= p99", result.LatencyP50Micros, result.LatencyP99Micros)
+			}
+			if perRequest := result.Bytes / result.Requests; perRequest < int64(tc.wantBytes) {
+				t.Errorf("bytes per response = %d, want at least the %d-byte response", perRequest, tc.wantBytes)
+			}
+			if seen, _ := methods.Load(tc.urlPath + s.Path); seen != tc.wantSeen {
+				t.Errorf("upstream saw method and Content-Type %q, want %q", seen, tc.wantSeen)
+			}
+		})
 	}
 }

@@ -1,12 +1,14 @@
 // Command loadtest measures the throughput and latency of prefect-auth-proxy
-// with wrk on loopback, next to two baselines: a fake Prefect 1 GraphQL
-// upstream alone, and a bare httputil.ReverseProxy in front of that
-// upstream.
+// with wrk on loopback, next to two baselines: a fake Prefect upstream
+// alone, and a bare httputil.ReverseProxy in front of that upstream. The
+// fake upstream serves Prefect 1 GraphQL and Prefect 2/3 REST in one
+// server. GraphQL and REST mode each get their own bare ReverseProxy and
+// proxy process.
 //
 // Usage:
 //
 //	loadtest run --proxy-binary PATH [flags]           run every measurement, print a Markdown report
-//	loadtest upstream --listen ADDR                    serve the fake Prefect 1 upstream
+//	loadtest upstream --listen ADDR                    serve the fake Prefect upstream
 //	loadtest reverseproxy --listen ADDR --target URL   serve the bare ReverseProxy
 //
 // run starts the other two subcommands and the proxy as separate processes,
@@ -35,7 +37,7 @@ func main() {
 
 const usage = `Usage:
   loadtest run --proxy-binary PATH [flags]           run every measurement, print a Markdown report
-  loadtest upstream --listen ADDR                    serve the fake Prefect 1 upstream
+  loadtest upstream --listen ADDR                    serve the fake Prefect upstream
   loadtest reverseproxy --listen ADDR --target URL   serve the bare ReverseProxy
 
 Run "loadtest COMMAND -h" for the flags of a command.

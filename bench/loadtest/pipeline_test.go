@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -20,9 +21,11 @@ import (
 
 // newPipeline builds the proxy's whole request pipeline in this process, as
 // the serve command does, on a new SQLite key store holding one key with
-// keyScopes. It returns the handler and the key. Logs and the audit trail
-// go to io.Discard, so their formatting is measured but no write.
-func newPipeline(tb testing.TB, upstreamURL string) (http.Handler, string) {
+// scopes. upstreamURL selects the mode as API_SERVICE_URL does: GraphQL
+// when its path ends in /graphql, REST otherwise. It returns the handler and
+// the key. Logs and the audit trail go to io.Discard, so their formatting is
+// measured but no write.
+func newPipeline(tb testing.TB, upstreamURL, scopes string) (http.Handler, string) {
 	tb.Helper()
 	ctx := context.Background()
 
@@ -49,7 +52,7 @@ func newPipeline(tb testing.TB, upstreamURL string) (http.Handler, string) {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	key := keystore.Key{
-		UserID: "loadtest", Scopes: keyScopes, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(24 * time.Hour),
+		UserID: "loadtest", Scopes: scopes, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(24 * time.Hour),
 		CreatedAt: now, UpdatedAt: now, CreatedBy: "benchmark", UpdatedBy: "benchmark",
 	}
 	if err := store.Create(ctx, key, secret, false); err != nil {
@@ -71,60 +74,89 @@ func newPipeline(tb testing.TB, upstreamURL string) (http.Handler, string) {
 	return pipeline, secret
 }
 
-// serveOnce sends one POST with body through handler and returns the
+// serveOnce sends one request of s through handler and returns the
 // recorded response.
-func serveOnce(handler http.Handler, body []byte, authorization string) *httptest.ResponseRecorder {
-	request := httptest.NewRequest(http.MethodPost, "http://proxy.test/", bytes.NewReader(body))
-	request.Header.Set("Content-Type", "application/json")
+func serveOnce(handler http.Handler, s scenario, authorization string) *httptest.ResponseRecorder {
+	var body io.Reader
+	if s.Body != nil {
+		body = bytes.NewReader(s.Body)
+	}
+	request := httptest.NewRequest(s.Method, "http://proxy.test"+cmp.Or(s.Path, "/"), body)
+	if s.Body != nil {
+		request.Header.Set("Content-Type", "application/json")
+	}
 	request.Header.Set("Authorization", authorization)
 	response := httptest.NewRecorder()
 	handler.ServeHTTP(response, request)
 	return response
 }
 
+// namedHandler is a handler that BenchmarkPipeline measures, with the
+// Authorization header value its requests carry.
+type namedHandler struct {
+	name          string
+	handler       http.Handler
+	authorization string
+}
+
+// newModeHandlers returns, for each API mode, the bare ReverseProxy and the
+// proxy's pipeline in front of the fake upstream at upstreamRoot, in that
+// order. In GraphQL mode both forward to upstreamRoot/graphql with a
+// keyScopes key, in REST mode to upstreamRoot with a restKeyScopes key.
+func newModeHandlers(tb testing.TB, upstreamRoot string) map[apiMode][]namedHandler {
+	tb.Helper()
+	handlers := make(map[apiMode][]namedHandler)
+	for _, mode := range allModes {
+		upstreamURL, scopes := upstreamRoot+"/graphql", keyScopes
+		if mode == modeREST {
+			upstreamURL, scopes = upstreamRoot, restKeyScopes
+		}
+		target, err := url.Parse(upstreamURL)
+		if err != nil {
+			tb.Fatal(err)
+		}
+
+		pipeline, secret := newPipeline(tb, upstreamURL, scopes)
+		authorization := "Bearer " + secret
+		handlers[mode] = []namedHandler{
+			{"bare-reverseproxy", newBareProxy(target), authorization},
+			{"prefect-auth-proxy", pipeline, authorization},
+		}
+	}
+	return handlers
+}
+
 // BenchmarkPipeline measures one request through the bare ReverseProxy and
-// through the proxy's whole pipeline (request id, authentication with a
-// cached key, GraphQL parsing and authorization, audit, forwarding) in this
-// process, with no client connection. Both forward over loopback to the fake
-// upstream, which runs in the same process, so ns/op and allocs/op include
-// the upstream's share. The difference between the two rows is the proxy's
-// own cost.
+// through the proxy's whole pipeline in this process, with no client
+// connection. In GraphQL mode the pipeline is request id, authentication
+// with a cached key, GraphQL parsing and authorization, audit and
+// forwarding. In REST mode it is request id, path cleaning, authentication
+// with a cached key, the route table and role check, and forwarding. Both
+// handlers forward over loopback to the fake upstream, which runs in the
+// same process, so ns/op and allocs/op include the upstream's share. The
+// difference between the two rows is the proxy's own cost.
 func BenchmarkPipeline(b *testing.B) {
 	upstream := httptest.NewServer(newUpstreamHandler())
 	defer upstream.Close()
-	upstreamURL := upstream.URL + "/graphql"
-	target, err := url.Parse(upstreamURL)
+	handlers := newModeHandlers(b, upstream.URL)
+	testScenarios, err := scenarios(allModes)
 	if err != nil {
 		b.Fatal(err)
 	}
-
-	pipeline, secret := newPipeline(b, upstreamURL)
-	handlers := []struct {
-		name    string
-		handler http.Handler
-	}{
-		{"bare-reverseproxy", newBareProxy(target)},
-		{"prefect-auth-proxy", pipeline},
-	}
-	testScenarios, err := scenarios()
-	if err != nil {
-		b.Fatal(err)
-	}
-	authorization := "Bearer " + secret
 
 	for _, s := range testScenarios {
-		for _, h := range handlers {
-			b.Run(s.Name+"/"+h.name, func(b *testing.B) {
+		for _, h := range handlers[s.Mode] {
+			b.Run(s.BenchmarkName+"/"+h.name, func(b *testing.B) {
 				// The first request also puts the key in the cache.
-				want := upstreamResponse(s.Body)
-				if response := serveOnce(h.handler, s.Body, authorization); response.Code != http.StatusOK || !bytes.Equal(response.Body.Bytes(), want) {
+				want := upstreamResponse(s.Path, s.Body)
+				if response := serveOnce(h.handler, s, h.authorization); response.Code != http.StatusOK || !bytes.Equal(response.Body.Bytes(), want) {
 					b.Fatalf("response = HTTP %d %.300q, want HTTP 200 with the upstream's response", response.Code, response.Body.Bytes())
 				}
 
 				b.ReportAllocs()
 				b.SetBytes(int64(len(s.Body)))
 				for b.Loop() {
-					if response := serveOnce(h.handler, s.Body, authorization); response.Code != http.StatusOK {
+					if response := serveOnce(h.handler, s, h.authorization); response.Code != http.StatusOK {
 						b.Fatalf("status = %d, want 200", response.Code)
 					}
 				}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -25,7 +26,11 @@ func (r report) write(w io.Writer) error {
 	if r.Options.Warmup > 0 {
 		fmt.Fprintf(&b, " after a %s warm-up per target and scenario", r.Options.Warmup)
 	}
-	b.WriteString(". wrk, the upstream, the bare ReverseProxy and the proxy run as separate processes on the same CPUs.\n")
+	b.WriteString(". wrk, the upstream, the bare ReverseProxy and the proxy run as separate processes on the same CPUs.")
+	if slices.Contains(r.Options.Modes, modeREST) {
+		b.WriteString(" The REST scenarios go through a second bare ReverseProxy and a second proxy, in REST mode with a role/viewer key, in front of the same upstream.")
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "Other CPU is the share of the machine's CPU time that other processes used during the measurement (an estimate from /proc); above %.0f %% the row was disturbed.\n\n", 100*busyThreshold)
 
 	b.WriteString(resultsTable(r.Measurements))

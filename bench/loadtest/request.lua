@@ -1,8 +1,10 @@
 -- wrk script of the prefect-auth-proxy load test.
 --
--- Usage: wrk [options] -s request.lua URL -- BODY_FILE
+-- Usage: wrk [options] -s request.lua URL -- BODY_FILE [METHOD]
 --
--- Every request is POST application/json with the contents of BODY_FILE.
+-- Every request has METHOD (default POST) and the contents of BODY_FILE as
+-- an application/json body. An empty BODY_FILE sends no body and no
+-- Content-Type header, as a client's GET does.
 -- The Authorization header value is read from the environment variable
 -- LOADTEST_AUTHORIZATION, so that the API key does not show in the process
 -- list. When the variable is empty, no Authorization header is sent.
@@ -22,7 +24,14 @@ function init(args)
    local body = file:read("*a")
    file:close()
 
-   local headers = { ["Content-Type"] = "application/json" }
+   local method = args[2] or "POST"
+   local headers = {}
+   if body == "" then
+      body = nil
+   else
+      headers["Content-Type"] = "application/json"
+   end
+
    local authorization = os.getenv("LOADTEST_AUTHORIZATION")
    if authorization ~= nil and authorization ~= "" then
       headers["Authorization"] = authorization
@@ -30,7 +39,7 @@ function init(args)
 
    -- Built once per thread: formatting a request on every call costs wrk
    -- more CPU, and wrk shares the cores with the servers it measures.
-   request_text = wrk.format("POST", nil, headers, body)
+   request_text = wrk.format(method, nil, headers, body)
 end
 
 function request()

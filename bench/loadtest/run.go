@@ -19,11 +19,11 @@ import (
 	"time"
 )
 
-// Bounds of the run flags. The whole run makes 3 targets x 2 scenarios x
-// at most maxConnectionCounts measurements, each repeated at most maxRepeats
-// times, so it always ends by itself. The defaults (10 s, 2 connection
-// counts, 2 repeats) bound it to about 2.5 minutes on a quiet machine and
-// 6.5 minutes on a busy one.
+// Bounds of the run flags. The whole run makes 3 targets x at most 4
+// scenarios (2 per API mode) x at most maxConnectionCounts measurements,
+// each repeated at most maxRepeats times, so it always ends by itself. With
+// the defaults (10 s, 2 connection counts, 2 repeats) each API mode takes
+// about 2.5 minutes on a quiet machine and 6.5 minutes on a busy one.
 const (
 	maxDuration         = time.Minute
 	maxWarmup           = 30 * time.Second
@@ -46,6 +46,9 @@ type runOptions struct {
 	Duration    time.Duration
 	Warmup      time.Duration
 	Connections []int
+	// Modes are the API modes whose scenarios are measured. Only their
+	// servers are started.
+	Modes       []apiMode
 	Threads     int
 	WorkDir     string
 	KeepWorkDir bool
@@ -54,9 +57,12 @@ type runOptions struct {
 	RepeatDisturbed int
 }
 
-// target is one server that wrk measures.
+// target is one server that wrk measures with the scenarios of its mode.
 type target struct {
-	Name          string
+	Name string
+	Mode apiMode
+	// URL is the GraphQL endpoint in GraphQL mode, and the server's root
+	// without a trailing slash in REST mode, where scenario paths follow.
 	URL           string
 	Authorization string
 }
@@ -87,6 +93,7 @@ func parseRunOptions(args []string, stderr io.Writer) (runOptions, error) {
 	flags.DurationVar(&options.Duration, "duration", 10*time.Second, "length of each measurement, whole seconds, at most 1m")
 	flags.DurationVar(&options.Warmup, "warmup", 2*time.Second, "length of the warm-up per target and scenario before measuring, whole seconds, at most 30s; 0 skips it")
 	connections := flags.String("connections", "1,64", "comma-separated wrk connection counts, at most 4 values from 1 to 256")
+	modes := flags.String("modes", "graphql,rest", "comma-separated API modes to measure: graphql (Prefect 1 scenarios), rest (Prefect 2/3 scenarios)")
 	flags.IntVar(&options.Threads, "threads", 2, "wrk threads (-t); lowered to the connection count when that is smaller")
 	flags.IntVar(&options.RepeatDisturbed, "repeat-disturbed", 2, "repeat a measurement up to `N` times while other processes use more than 10 % of the CPU time, keeping the least disturbed one; at most 5")
 	flags.StringVar(&options.WorkDir, "work-dir", "", "`directory` for the key database, request files and server logs (default: a new temporary directory)")
@@ -97,6 +104,10 @@ func parseRunOptions(args []string, stderr io.Writer) (runOptions, error) {
 
 	var err error
 	options.Connections, err = parseConnections(*connections)
+	if err != nil {
+		return runOptions{}, err
+	}
+	options.Modes, err = parseModes(*modes)
 	if err != nil {
 		return runOptions{}, err
 	}
@@ -141,9 +152,9 @@ func (o runOptions) check() error {
 	return nil
 }
 
-// runLoadTest runs the run command. It starts the three servers, checks
-// that each one forwards both scenarios, measures them with wrk and prints
-// the report to stdout. Progress goes to stderr.
+// runLoadTest runs the run command. It starts the servers of the selected
+// API modes, checks that each one forwards its scenarios, measures them with
+// wrk and prints the report to stdout. Progress goes to stderr.
 func runLoadTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	options, err := parseRunOptions(args, stderr)
 	if err != nil {
@@ -202,7 +213,7 @@ func prepareWorkDir(dir string) (string, error) {
 // measureAll starts the servers, measures every target, scenario and
 // connection count, and stops the servers.
 func measureAll(ctx context.Context, options runOptions, workDir string, stderr io.Writer) ([]measurement, error) {
-	testScenarios, err := scenarios()
+	testScenarios, err := scenarios(options.Modes)
 	if err != nil {
 		return nil, err
 	}
@@ -217,22 +228,25 @@ func measureAll(ctx context.Context, options runOptions, workDir string, stderr 
 		return nil, err
 	}
 
-	for _, t := range targets {
-		for _, s := range testScenarios {
+	pairs := 0
+	for _, s := range testScenarios {
+		for _, t := range targetsOf(targets, s.Mode) {
 			if err := verifyTarget(ctx, t, s); err != nil {
 				return nil, err
 			}
+			pairs++
 		}
 	}
-	fmt.Fprintln(stderr, "every target forwards both scenarios and returns the upstream's response")
+	fmt.Fprintln(stderr, "every target forwards its scenarios and returns the upstream's response")
 
-	total := time.Duration(len(targets)*len(testScenarios)) * (options.Warmup + time.Duration(len(options.Connections))*options.Duration)
+	total := time.Duration(pairs) * (options.Warmup + time.Duration(len(options.Connections))*options.Duration)
 	fmt.Fprintf(stderr, "measuring for about %s\n", total)
 
 	run := func(t target, scenarioIndex, connections int, duration time.Duration) (wrkResult, error) {
+		s := testScenarios[scenarioIndex]
 		return wrkRun{
 			Binary: options.WrkBinary, ScriptPath: scriptPath, BodyPath: bodyPaths[scenarioIndex],
-			URL: t.URL, Authorization: t.Authorization,
+			Method: s.Method, URL: t.URL + s.Path, Authorization: t.Authorization,
 			Threads: options.Threads, Connections: connections, Duration: duration,
 		}.Run(ctx, os.Environ())
 	}
@@ -241,6 +255,9 @@ func measureAll(ctx context.Context, options runOptions, workDir string, stderr 
 		warmupConnections := maxOf(options.Connections)
 		for _, t := range targets {
 			for i, s := range testScenarios {
+				if s.Mode != t.Mode {
+					continue
+				}
 				fmt.Fprintf(stderr, "warming up %s, %s, %d connections, %s\n", t.Name, s.Name, warmupConnections, options.Warmup)
 				if _, err := run(t, i, warmupConnections, options.Warmup); err != nil {
 					return nil, fmt.Errorf("warm up: %w", err)
@@ -254,7 +271,7 @@ func measureAll(ctx context.Context, options runOptions, workDir string, stderr 
 	var measurements []measurement
 	for i, s := range testScenarios {
 		for _, connections := range options.Connections {
-			for _, t := range targets {
+			for _, t := range targetsOf(targets, s.Mode) {
 				measure := func() (measurement, error) {
 					fmt.Fprintf(stderr, "measuring %s, %s, %d connections, %s\n", t.Name, s.Name, connections, options.Duration)
 					result, other, err := measureCPU(pids, func() (wrkResult, error) {
@@ -272,8 +289,22 @@ func measureAll(ctx context.Context, options runOptions, workDir string, stderr 
 		}
 	}
 
-	warnAboutProxyErrors(filepath.Join(workDir, "prefect-auth-proxy.log"), stderr)
+	for _, mode := range options.Modes {
+		warnAboutProxyErrors(filepath.Join(workDir, proxyLogName(mode)), stderr)
+	}
 	return measurements, nil
+}
+
+// targetsOf returns the targets that measure scenarios of mode, in the
+// order they were started.
+func targetsOf(targets []target, mode apiMode) []target {
+	var selected []target
+	for _, t := range targets {
+		if t.Mode == mode {
+			selected = append(selected, t)
+		}
+	}
+	return selected
 }
 
 // measureCPU runs one wrk measurement and returns its result with the
@@ -348,10 +379,11 @@ func writeRequestFiles(workDir string, testScenarios []scenario) ([]string, stri
 	return bodyPaths, scriptPath, nil
 }
 
-// startTargets starts the upstream, the bare ReverseProxy and the proxy,
-// each as its own process on a free loopback port, and waits until each
-// responds. It returns the targets and the process ids of the servers and of
-// this process. stopAll stops whatever was started, also after an error.
+// startTargets starts the upstream, and for each API mode in options a bare
+// ReverseProxy and the proxy, each as its own process on a free loopback
+// port, and waits until each responds. It returns one upstream, bare and
+// proxy target per mode, and the process ids of the servers and of this
+// process. stopAll stops whatever was started, also after an error.
 func startTargets(ctx context.Context, options runOptions, workDir string, stderr io.Writer) ([]target, []int, func(), error) {
 	var started []*process
 	stopAll := func() {
@@ -377,55 +409,103 @@ func startTargets(ctx context.Context, options runOptions, workDir string, stder
 		return nil, nil, stopAll, err
 	}
 	started = append(started, upstream)
-	upstreamURL := "http://" + upstreamAddress + "/graphql"
-	if err := upstream.waitReady(ctx, upstreamURL); err != nil {
+	upstreamRoot := "http://" + upstreamAddress
+	if err := upstream.waitReady(ctx, upstreamRoot+"/graphql"); err != nil {
 		return nil, nil, stopAll, err
+	}
+
+	var targets []target
+	for _, mode := range options.Modes {
+		modeTargets, modeProcesses, err := startModeTargets(ctx, options.ProxyBinary, self, workDir, mode, upstreamRoot)
+		started = append(started, modeProcesses...)
+		if err != nil {
+			return nil, nil, stopAll, err
+		}
+		targets = append(targets, modeTargets...)
+	}
+
+	pids := []int{os.Getpid()}
+	for _, p := range started {
+		pids = append(pids, p.command.Process.Pid)
+	}
+	return targets, pids, stopAll, nil
+}
+
+// startModeTargets starts the bare ReverseProxy and the proxy of one API
+// mode in front of the upstream at upstreamRoot. In GraphQL mode both
+// forward to the upstream's /graphql, in REST mode to its root. It returns
+// the mode's three targets and the processes it started, also after an
+// error.
+func startModeTargets(ctx context.Context, proxyBinary, self, workDir string, mode apiMode, upstreamRoot string) ([]target, []*process, error) {
+	var started []*process
+	upstreamURL := upstreamRoot
+	if mode == modeGraphQL {
+		upstreamURL += "/graphql"
 	}
 
 	bareAddress, err := freeLoopbackAddress()
 	if err != nil {
-		return nil, nil, stopAll, err
+		return nil, started, err
 	}
-	bare, err := startProcess(ctx, targetBare, filepath.Join(workDir, "reverseproxy.log"), os.Environ(),
+	bareName := fmt.Sprintf("%s (%s)", targetBare, mode)
+	bare, err := startProcess(ctx, bareName, filepath.Join(workDir, fmt.Sprintf("reverseproxy-%s.log", mode)), os.Environ(),
 		self, "reverseproxy", "--listen", bareAddress, "--target", upstreamURL)
 	if err != nil {
-		return nil, nil, stopAll, err
+		return nil, started, err
 	}
 	started = append(started, bare)
 	if err := bare.waitReady(ctx, "http://"+bareAddress+"/"); err != nil {
-		return nil, nil, stopAll, err
+		return nil, started, err
 	}
 
-	proxyAddress, key, proxyProcess, err := startProxy(ctx, options.ProxyBinary, workDir, upstreamURL)
+	proxyAddress, key, proxyProcess, err := startProxy(ctx, proxyBinary, workDir, mode, upstreamURL)
 	if proxyProcess != nil {
 		started = append(started, proxyProcess)
 	}
 	if err != nil {
-		return nil, nil, stopAll, err
+		return nil, started, err
 	}
 
 	// Every target gets the same headers, so the request bytes are the same.
 	// Only the proxy reads the Authorization header.
 	authorization := "Bearer " + key
-	pids := []int{os.Getpid()}
-	for _, p := range started {
-		pids = append(pids, p.command.Process.Pid)
+	if mode == modeGraphQL {
+		return []target{
+			{Name: targetUpstream, Mode: mode, URL: upstreamURL, Authorization: authorization},
+			{Name: targetBare, Mode: mode, URL: "http://" + bareAddress + "/", Authorization: authorization},
+			{Name: targetProxy, Mode: mode, URL: "http://" + proxyAddress + "/", Authorization: authorization},
+		}, started, nil
 	}
 	return []target{
-		{Name: targetUpstream, URL: upstreamURL, Authorization: authorization},
-		{Name: targetBare, URL: "http://" + bareAddress + "/", Authorization: authorization},
-		{Name: targetProxy, URL: "http://" + proxyAddress + "/", Authorization: authorization},
-	}, pids, stopAll, nil
+		{Name: targetUpstream, Mode: mode, URL: upstreamRoot, Authorization: authorization},
+		{Name: targetBare, Mode: mode, URL: "http://" + bareAddress, Authorization: authorization},
+		{Name: targetProxy, Mode: mode, URL: "http://" + proxyAddress, Authorization: authorization},
+	}, started, nil
+}
+
+// proxyLogName is the file name, in the work directory, of the log of the
+// proxy process of mode. The GraphQL name predates REST mode in the tool.
+func proxyLogName(mode apiMode) string {
+	if mode == modeGraphQL {
+		return "prefect-auth-proxy.log"
+	}
+	return fmt.Sprintf("prefect-auth-proxy-%s.log", mode)
 }
 
 // startProxy creates an API key in a new SQLite database with the proxy's
 // own keys create command, then starts the proxy on that database with
-// LOG_LEVEL=error. It returns the listen address, the key and the process.
-func startProxy(ctx context.Context, binary, workDir, upstreamURL string) (string, string, *process, error) {
-	databasePath := filepath.Join(workDir, "keys.db")
-	databaseEnv := []string{"DB_TYPE=sqlite", "DB_DATABASE=" + databasePath}
+// LOG_LEVEL=error and API_SERVICE_URL=upstreamURL, which selects the mode:
+// GraphQL when the path ends in /graphql, REST otherwise. The key has
+// keyScopes in GraphQL mode and restKeyScopes in REST mode. It returns the
+// listen address, the key and the process.
+func startProxy(ctx context.Context, binary, workDir string, mode apiMode, upstreamURL string) (string, string, *process, error) {
+	databaseName, scopes := "keys.db", keyScopes
+	if mode == modeREST {
+		databaseName, scopes = "keys-rest.db", restKeyScopes
+	}
+	databaseEnv := []string{"DB_TYPE=sqlite", "DB_DATABASE=" + filepath.Join(workDir, databaseName)}
 
-	key, err := createKey(ctx, binary, proxyEnviron(databaseEnv))
+	key, err := createKey(ctx, binary, scopes, proxyEnviron(databaseEnv))
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -440,14 +520,19 @@ func startProxy(ctx context.Context, binary, workDir, upstreamURL string) (strin
 		"HOST=" + host,
 		"PORT=" + port,
 		"LOG_LEVEL=error",
-		// A fixed tenant keeps the proxy from asking the fake upstream for
-		// it at start-up.
-		"TENANT_ID=00000000-0000-4000-8000-000000000001",
-		"TENANT_NAME=loadtest",
-		"TENANT_SLUG=loadtest",
 	})
+	if mode == modeGraphQL {
+		// A fixed tenant keeps the proxy from asking the fake upstream for
+		// it at start-up. REST mode has no tenants.
+		serveEnv = append(serveEnv,
+			"TENANT_ID=00000000-0000-4000-8000-000000000001",
+			"TENANT_NAME=loadtest",
+			"TENANT_SLUG=loadtest",
+		)
+	}
 
-	proxyProcess, err := startProcess(ctx, targetProxy, filepath.Join(workDir, "prefect-auth-proxy.log"), proxyEnviron(serveEnv), binary, "serve")
+	name := fmt.Sprintf("%s (%s)", targetProxy, mode)
+	proxyProcess, err := startProcess(ctx, name, filepath.Join(workDir, proxyLogName(mode)), proxyEnviron(serveEnv), binary, "serve")
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -471,10 +556,11 @@ func proxyEnviron(settings []string) []string {
 	return environ
 }
 
-// createKey runs "prefect-auth-proxy keys create" and returns the printed
-// key. The key stays in memory and is never printed by the load test.
-func createKey(ctx context.Context, binary string, environ []string) (string, error) {
-	command := exec.CommandContext(ctx, binary, "keys", "create", "--user", "loadtest", "--scopes", keyScopes, "--expires", "1d")
+// createKey runs "prefect-auth-proxy keys create" with scopes and returns
+// the printed key. The key stays in memory and is never printed by the load
+// test.
+func createKey(ctx context.Context, binary, scopes string, environ []string) (string, error) {
+	command := exec.CommandContext(ctx, binary, "keys", "create", "--user", "loadtest", "--scopes", scopes, "--expires", "1d")
 	command.Env = environ
 	var stdout, stderr bytes.Buffer
 	command.Stdout = &stdout
@@ -498,12 +584,10 @@ func verifyTarget(ctx context.Context, t target, s scenario) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 
-	request, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(s.Body))
+	request, err := newScenarioRequest(ctx, t.URL, s, t.Authorization)
 	if err != nil {
 		return fmt.Errorf("check %s with %s: %w", t.Name, s.Name, err)
 	}
-	request.Header.Set("Content-Type", "application/json")
-	request.Header.Set("Authorization", t.Authorization)
 
 	response, err := http.DefaultClient.Do(request)
 	if err != nil {
@@ -515,11 +599,31 @@ func verifyTarget(ctx context.Context, t target, s scenario) error {
 		return fmt.Errorf("check %s with %s: read response: %w", t.Name, s.Name, err)
 	}
 
-	if want := upstreamResponse(s.Body); response.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
+	if want := upstreamResponse(s.Path, s.Body); response.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
 		return fmt.Errorf("check %s with %s: got HTTP %d with body %.300q, want HTTP 200 with the upstream's response (%d bytes)",
 			t.Name, s.Name, response.StatusCode, body, len(want))
 	}
 	return nil
+}
+
+// newScenarioRequest builds the request that wrk sends for s to the target
+// at baseURL: the scenario's method, baseURL followed by its path, and its
+// body with Content-Type: application/json when it has one.
+func newScenarioRequest(ctx context.Context, baseURL string, s scenario, authorization string) (*http.Request, error) {
+	var body io.Reader
+	if s.Body != nil {
+		body = bytes.NewReader(s.Body)
+	}
+	request, err := http.NewRequestWithContext(ctx, s.Method, baseURL+s.Path, body)
+	if err != nil {
+		return nil, fmt.Errorf("build %s request: %w", s.Method, err)
+	}
+
+	if s.Body != nil {
+		request.Header.Set("Content-Type", "application/json")
+	}
+	request.Header.Set("Authorization", authorization)
+	return request, nil
 }
 
 // warnAboutProxyErrors prints the number of error lines in the proxy's log,
@@ -556,7 +660,7 @@ func warnAboutProxyErrors(logPath string, stderr io.Writer) {
 	}
 
 	if abandoned > 0 {
-		fmt.Fprintf(stderr, "the proxy logged %d requests abandoned by wrk at the end of a run (status=499)\n", abandoned)
+		fmt.Fprintf(stderr, "the proxy logged %d requests abandoned by wrk at the end of a run (status=499) in %s\n", abandoned, filepath.Base(logPath))
 	}
 	if errorLines > 0 {
 		fmt.Fprintf(stderr, "loadtest: the proxy logged %d other errors. Rerun with --keep-work-dir to keep its log, %s\n", errorLines, logPath)

@@ -3,11 +3,38 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"slices"
+	"strings"
 )
 
-// scenario is one request body that every target is measured with.
+// apiMode is the Prefect API that a scenario addresses. It decides which
+// bare ReverseProxy and which proxy process measure the scenario.
+type apiMode string
+
+const (
+	// modeGraphQL is Prefect 1: POST of a GraphQL body to the target's URL.
+	modeGraphQL apiMode = "graphql"
+	// modeREST is Prefect 2 and 3: REST requests under /api.
+	modeREST apiMode = "rest"
+)
+
+// allModes lists the API modes in the order they are measured and shown.
+var allModes = []apiMode{modeGraphQL, modeREST}
+
+// scenario is one request that every target of its mode is measured with.
 type scenario struct {
 	Name string
+	// BenchmarkName names the scenario in BenchmarkPipeline. It has no
+	// slash, which would start another level of sub-benchmark names.
+	BenchmarkName string
+	Mode          apiMode
+	Method        string
+	// Path is appended to the target's URL: empty for GraphQL, where the
+	// URL already names the endpoint, and the request path in REST mode.
+	Path string
+	// Body is the request body, or nil for none. A request with a body
+	// has Content-Type: application/json.
 	Body []byte
 }
 
@@ -30,21 +57,67 @@ var uiDocuments = []struct {
 	{"SetProjectName", `{"input": {"project_id": "p1", "name": "renamed"}}`, "mutation SetProjectName($input: set_project_name_input!) {\n  set_project_name(input: $input) {\n    success\n    __typename\n  }\n}\n"},
 }
 
-// keyScopes are the scopes of the load test's API key: every query, and
-// the one mutation of the UI batch, so that every request is forwarded.
+// keyScopes are the scopes of the GraphQL proxy's API key: every query,
+// and the one mutation of the UI batch, so that every request is forwarded.
 const keyScopes = "query/*, mutation/set_project_name"
 
-// scenarios returns the measured request bodies: one small query, and a UI
-// batch of uiBatchSize operations.
-func scenarios() ([]scenario, error) {
-	batch, err := uiBatchBody()
-	if err != nil {
-		return nil, err
+// restKeyScopes are the scopes of the REST proxy's API key. role/viewer
+// allows every read, including the POST routes that filter.
+const restKeyScopes = "role/viewer"
+
+// flowID is the flow that the REST read scenario requests.
+const flowID = "0b8f4c5e-2d1a-4f7b-9a63-5c2e8d1f3a70"
+
+// flowRunFilterBody is a small body of POST /api/flow_runs/filter in the
+// schema of Prefect 3's filter routes: the newest ten runs of one flow.
+const flowRunFilterBody = `{"flows":{"id":{"any_":["` + flowID + `"]}},"sort":"START_TIME_DESC","limit":10,"offset":0}`
+
+// scenarios returns the measured requests of the given modes, in the order
+// of allModes. GraphQL has one small query and a UI batch of uiBatchSize
+// operations. REST has a read of one flow and a filter of flow runs.
+func scenarios(modes []apiMode) ([]scenario, error) {
+	var selected []scenario
+	for _, mode := range allModes {
+		if !slices.Contains(modes, mode) {
+			continue
+		}
+
+		switch mode {
+		case modeGraphQL:
+			batch, err := uiBatchBody()
+			if err != nil {
+				return nil, err
+			}
+			batchName := fmt.Sprintf("UI batch of %d", uiBatchSize)
+			selected = append(selected,
+				scenario{Name: "one query", BenchmarkName: "one query", Mode: modeGraphQL, Method: http.MethodPost, Body: []byte(oneQueryBody)},
+				scenario{Name: batchName, BenchmarkName: batchName, Mode: modeGraphQL, Method: http.MethodPost, Body: batch},
+			)
+		case modeREST:
+			selected = append(selected,
+				scenario{Name: "GET /api/flows/{id}", BenchmarkName: "REST get flow", Mode: modeREST,
+					Method: http.MethodGet, Path: "/api/flows/" + flowID},
+				scenario{Name: "POST /api/flow_runs/filter", BenchmarkName: "REST filter flow runs", Mode: modeREST,
+					Method: http.MethodPost, Path: "/api/flow_runs/filter", Body: []byte(flowRunFilterBody)},
+			)
+		}
 	}
-	return []scenario{
-		{Name: "one query", Body: []byte(oneQueryBody)},
-		{Name: fmt.Sprintf("UI batch of %d", uiBatchSize), Body: batch},
-	}, nil
+	return selected, nil
+}
+
+// parseModes parses the --modes flag: a comma-separated list of API modes.
+func parseModes(text string) ([]apiMode, error) {
+	var modes []apiMode
+	for _, item := range strings.Split(text, ",") {
+		mode := apiMode(strings.TrimSpace(item))
+		if !slices.Contains(allModes, mode) {
+			return nil, usageError(fmt.Sprintf("--modes: %q is not an API mode: give graphql, rest or both, separated by a comma", item))
+		}
+		if !slices.Contains(modes, mode) {
+			modes = append(modes, mode)
+		}
+	}
+	return modes, nil
 }
 
 // uiBatchBody returns a JSON array of uiBatchSize operations that cycles

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// serveUpstream runs the fake Prefect 1 upstream until ctx ends.
+// serveUpstream runs the fake Prefect upstream until ctx ends.
 func serveUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 	flags := flag.NewFlagSet("upstream", flag.ContinueOnError)
 	flags.SetOutput(stderr)

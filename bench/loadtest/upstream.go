@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // maxUpstreamBody bounds the request bodies the fake upstream reads, in
@@ -43,11 +44,23 @@ var batchResponse = func() []byte {
 	return results.Bytes()
 }()
 
+// restResponse is the fake upstream's response body to every request under
+// /api/: a flow in the shape Prefect 3 returns from GET /api/flows/{id}.
+// POST /api/flow_runs/filter gets it too, although Prefect returns an array
+// there, because the proxy does not read REST responses.
+var restResponse = []byte(`{"id":"` + flowID + `","created":"2026-01-05T10:00:00.000000Z",` +
+	`"updated":"2026-01-05T10:00:00.000000Z","name":"etl-daily","tags":["nightly"],"labels":{}}`)
+
 // upstreamResponse returns the fake upstream's fixed response body to a
-// request body: batchResponse when the request is a JSON array,
-// singleResponse otherwise. The returned slice is shared and must not be
-// modified.
-func upstreamResponse(body []byte) []byte {
+// request: restResponse for a path under /api/ (Prefect 2 and 3), and for
+// other paths batchResponse when the body is a JSON array and
+// singleResponse otherwise (Prefect 1). The returned slice is shared and
+// must not be modified.
+func upstreamResponse(path string, body []byte) []byte {
+	if strings.HasPrefix(path, "/api/") {
+		return restResponse
+	}
+
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		return batchResponse
@@ -55,8 +68,9 @@ func upstreamResponse(body []byte) []byte {
 	return singleResponse
 }
 
-// newUpstreamHandler returns the fake Prefect 1 GraphQL upstream. It reads
-// the whole request body, as Apollo does, and responds to every method and
+// newUpstreamHandler returns the fake Prefect upstream: Prefect 1's GraphQL
+// endpoint and Prefect 2/3's REST API in one. It reads the whole request
+// body, as Apollo and Prefect's server do, and responds to every method and
 // path with 200 and the fixed body of upstreamResponse.
 func newUpstreamHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -65,7 +79,7 @@ func newUpstreamHandler() http.Handler {
 			http.Error(w, fmt.Sprintf("read request body: %v", err), http.StatusBadRequest)
 			return
 		}
-		response := upstreamResponse(body)
+		response := upstreamResponse(r.URL.Path, body)
 
 		// An explicit Content-Length keeps the batch response, which is
 		// larger than net/http's 4 KiB response buffer, from being sent

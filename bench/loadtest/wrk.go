@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -59,7 +60,8 @@ func (e wrkErrors) Total() int64 {
 type wrkRun struct {
 	Binary        string // path or name of the wrk executable
 	ScriptPath    string // request.lua written to disk
-	BodyPath      string // request body file
+	BodyPath      string // request body file; an empty file sends no body
+	Method        string // HTTP method; empty means POST
 	URL           string
 	Authorization string // Authorization header value; empty sends none
 	Threads       int
@@ -71,6 +73,10 @@ type wrkRun struct {
 // threads, so the thread count is lowered to the connection count.
 func (w wrkRun) args() []string {
 	threads := min(w.Threads, w.Connections)
+	method := w.Method
+	if method == "" {
+		method = http.MethodPost
+	}
 	return []string{
 		"-t", strconv.Itoa(threads),
 		"-c", strconv.Itoa(w.Connections),
@@ -78,7 +84,7 @@ func (w wrkRun) args() []string {
 		"--timeout", "10s",
 		"-s", w.ScriptPath,
 		w.URL,
-		"--", w.BodyPath,
+		"--", w.BodyPath, method,
 	}
 }
 
