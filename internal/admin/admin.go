@@ -167,7 +167,7 @@ func (e *Endpoints) forgetKey(w http.ResponseWriter, r *http.Request) {
 
 // forget removes the cache entries that target names: a key, a stored hash
 // ("sha256:<hex>", as the key table holds it), or a user id, which is what
-// an administrator knows after revoking a key.
+// an administrator has after revoking a key.
 func (e *Endpoints) forget(target string) int {
 	if keystore.IsHashed(target) {
 		return boolCount(e.options.Cache.ForgetHash(target))

@@ -18,8 +18,8 @@ import (
 	"github.com/prefect-auth-proxy/prefect-auth-proxy/internal/server"
 )
 
-// defaultActor is written to creatd_by and last_updatd_by when the command
-// line names nobody. The columns hold at most 11 characters.
+// defaultActor is written to creatd_by and last_updatd_by when no name is
+// given on the command line. The columns hold at most 11 characters.
 const defaultActor = "cli"
 
 // keys runs a keys subcommand against the configured key store.

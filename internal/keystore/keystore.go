@@ -75,7 +75,7 @@ type Store interface {
 	// HashExisting replaces every plaintext api_key by its hashed form and
 	// returns how many rows it changed.
 	HashExisting(ctx context.Context) (int, error)
-	// Ping checks that the database answers.
+	// Ping checks that the database responds.
 	Ping(ctx context.Context) error
 	// Close releases the connection pool.
 	Close() error

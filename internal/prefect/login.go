@@ -115,7 +115,7 @@ func parseTenantWhere(field *ast.Field, variables map[string]any) (tenantFilter,
 }
 
 // Answer returns the GraphQL data object for the login operation, with
-// exactly the fields the client asked for, under their aliases. The
+// exactly the fields the client requested, under their aliases. The
 // Prefect 1 CLI builds a dataclass from the tenant object, so it must not
 // carry fields that were not requested.
 func (l *Login) Answer(tenant Tenant, userID string) json.RawMessage {

@@ -50,8 +50,8 @@ const statusClientClosed = 499
 func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	info := infoFrom(r.Context())
 	if status == statusClientClosed {
-		// The client went away before the upstream responded: nobody reads
-		// a response, and nothing failed on the proxy's side.
+		// The client went away before the upstream responded, so no response
+		// can be delivered, and nothing failed on the proxy's side.
 		s.logger.Debug("client closed the request", logging.KeyRequestID, info.ID, logging.KeyError, err)
 		return
 	}

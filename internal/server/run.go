@@ -79,7 +79,7 @@ func (s *Server) shutdown(servers []*http.Server) error {
 	defer cancel()
 
 	// Shutdown neither waits for nor closes hijacked connections, so open
-	// websockets are told first: each closes both sides with 1001.
+	// websockets are stopped first: each closes both sides with 1001.
 	s.stopSockets()
 
 	var errs []error

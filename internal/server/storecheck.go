@@ -17,7 +17,7 @@ import (
 // table can be queried.
 const probeKey = "readiness probe"
 
-// checkKeyStore reports whether the key table answers queries: a database
+// checkKeyStore reports whether the key table can be queried: a database
 // that is up but has no prefect_api_keys table fails.
 func (s *Server) checkKeyStore(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
