@@ -155,12 +155,13 @@ func (s *Server) recordElements(r *http.Request, parsed *graphql.Request, creden
 	info := infoFrom(r.Context())
 	for i := range parsed.Elements {
 		element := &parsed.Elements[i]
-		operationType, operationName, fields := describe(element)
+		operationType := operationTypeOf(element)
 		s.metrics.ObserveOperation(operationType, element.Decision)
 
 		if element.Decision.Allow && operationType != string(scope.Mutation) {
 			continue
 		}
+		operationName, fields := describe(element)
 		event := audit.Event{
 			Allow: element.Decision.Allow, Reason: element.Decision.Reason, Scope: element.Decision.Scope,
 			Message: element.Decision.Message, UserID: userID, RequestID: info.ID, Client: info.Client,
@@ -181,14 +182,32 @@ func (s *Server) recordElements(r *http.Request, parsed *graphql.Request, creden
 	s.metrics.ObserveRequest(decision, time.Since(info.Start))
 }
 
-// describe returns the operation type, name and root fields of an element
-// for the audit trail. A document with several operations is described by
-// all of them: types and names joined with commas, mutation first if any.
-func describe(element *graphql.Element) (operationType, operationName string, fields []string) {
-	var types, names []string
+// operationTypeOf returns the operation type of an element for metrics
+// and the audit trail: "mutation" when any operation of the document is a
+// mutation, otherwise its distinct types joined with commas. The common
+// single-operation document needs no allocation.
+func operationTypeOf(element *graphql.Element) string {
+	if len(element.Operations) == 1 {
+		return string(element.Operations[0].Type)
+	}
+
+	var types []string
+	for i := range element.Operations {
+		kind := string(element.Operations[i].Type)
+		if kind == string(scope.Mutation) {
+			return kind
+		}
+		types = appendUnique(types, kind)
+	}
+	return strings.Join(types, ",")
+}
+
+// describe returns the operation names, joined with commas, and the
+// distinct root field names of an element for the audit trail.
+func describe(element *graphql.Element) (operationName string, fields []string) {
+	var names []string
 	for i := range element.Operations {
 		operation := &element.Operations[i]
-		types = appendUnique(types, string(operation.Type))
 		if operation.Name != "" {
 			names = append(names, operation.Name)
 		}
@@ -196,13 +215,7 @@ func describe(element *graphql.Element) (operationType, operationName string, fi
 			fields = appendUnique(fields, name)
 		}
 	}
-	operationType = strings.Join(types, ",")
-	for _, kind := range types {
-		if kind == string(scope.Mutation) {
-			operationType = kind
-		}
-	}
-	return operationType, strings.Join(names, ","), fields
+	return strings.Join(names, ","), fields
 }
 
 func appendUnique(list []string, value string) []string {
