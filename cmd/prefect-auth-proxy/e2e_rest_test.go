@@ -1064,7 +1064,7 @@ func (e *restE2E) testDeploy(t *testing.T) {
 	}
 }
 
-// testRejectedCredentials sends credentials that authenticate nobody.
+// testRejectedCredentials sends credentials that match no valid key.
 func (e *restE2E) testRejectedCredentials(t *testing.T) {
 	viewer := e.keyOf("viewer").key
 	runner := e.keyOf("runner").key
@@ -1143,7 +1143,7 @@ func (e *restE2E) testPathTricks(t *testing.T) {
 
 	// Go's HTTP server rejects invalid percent-encoding and raw control
 	// characters in the request line itself, with a plain-text 400, before
-	// the proxy sees the request.
+	// the request reaches the proxy.
 	for _, target := range []string{"/api/flows/%zz", "/api/flows/%4", "/api/flows%", "/api/flows\x01/x", "/api/flows\x00"} {
 		t.Run(target, func(t *testing.T) {
 			before := e.upstream.activity()

@@ -553,7 +553,7 @@ func (e *e2e) testGetProjects(t *testing.T) {
 		},
 		{
 			// An X-Forwarded-For sent by the client must not reach the
-			// upstream: the proxy sets it to the address it sees.
+			// upstream: the proxy sets it to the address of the connection.
 			name: "forged forwarded-for", key: e.viewer, tenant: true, query: projectsQuery, want: forwarded,
 			headers: map[string]string{"X-Forwarded-For": "203.0.113.9"},
 		},

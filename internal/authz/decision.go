@@ -1,5 +1,5 @@
 // Package authz holds the decision type shared by the GraphQL and REST
-// authorizers. A decision carries a reason code from one fixed set; the same
+// authorizers. A decision carries a reason code from one fixed set. The same
 // code is the audit event's reason, the metric label and the error code the
 // client receives.
 package authz

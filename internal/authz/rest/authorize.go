@@ -10,7 +10,7 @@
 // requests the server must buffer for that.
 //
 // Paths outside the API mount are the UI: public by default (IsAPIPath
-// tells them apart), and open to any role or matching route item when the
+// distinguishes them), and open to any role or matching route item when the
 // server requires a key there. The probes GET <mount>/health and GET
 // <mount>/ready are public by exact match. PublicRoutes adds the routes of
 // PERMITTED_ROUTES_JSON. CORS preflights are the server's business.
